@@ -1,0 +1,378 @@
+"""The embedded store: one SQLite file (WAL) holding a revision log and an index of current keys.
+
+Writes are checked and given their revision at once, in the event loop (so conflicts are decided
+in one place, in order), then committed by a single writer thread in group commits: while one
+transaction is syncing, the next batch gathers. A write's await returns only after its batch is
+committed, so an acknowledged write survives a kill -9; watchers see an event only after that.
+
+Tables:
+    log(revision PK, key, value, create_revision, deleted)   every change; a delete row keeps
+                                                              the last value
+    current(key PK, revision, create_revision)                the live keys
+    meta(name PK, value)                                      'compacted' revision
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator, Sequence
+
+from shoal.control.store.events import EventHistory
+from shoal.control.store.interface import (
+    CompactedError,
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    StoreError,
+    StoreEvent,
+    StoreEventType,
+    WriteOp,
+)
+from shoal.control.store.keyspace import Keyspace
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    create_revision INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS current (
+    key TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+# A row of the log as the writer thread commits it: (revision, key, value, create_revision, deleted)
+Row = tuple[int, str, bytes, int, int]
+
+
+class StoreUnavailableError(StoreError):
+    """The disk refused a commit; the store takes no more writes until restarted."""
+
+
+class _Batch:
+    """Rows and events waiting for one group commit, and the future their writers await."""
+
+    __slots__ = ("rows", "events", "done")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.rows: list[Row] = []
+        self.events: list[StoreEvent] = []
+        self.done: asyncio.Future[None] = loop.create_future()
+
+
+class SqliteStore:
+    """The default backend. Open with ``await SqliteStore.open(path)``."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", history_events: int = 20_000) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="shoal-sqlite-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="shoal-sqlite-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._keys = Keyspace()
+        self._history = EventHistory(history_events)
+        self._revision = 0  # the last revision given to a write (it may not be committed yet)
+        self._committed = 0  # the last revision committed to disk and published
+        self._compacted = 0
+        self._batch: _Batch | None = None
+        self._flushing = False
+        self._failed: BaseException | None = None
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str, **kwargs) -> "SqliteStore":
+        """Opens (creating if needed) the store file and loads the current keys into memory.
+
+        Raises StoreError with a clear message when the file cannot be used.
+        """
+        store = cls(path, **kwargs)
+        store._loop = asyncio.get_running_loop()
+        await store._loop.run_in_executor(store._writer, store._open_sync)
+        await store._loop.run_in_executor(store._reader, store._open_reader)
+        return store
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        return conn
+
+    def _open_sync(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            conn = self._connect()
+            conn.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(self.path, f"cannot open the store at {self.path}: {exc}") from exc
+        self._wconn = conn
+        row = conn.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
+        self._compacted = row[0] if row else 0
+        row = conn.execute("SELECT MAX(revision) FROM log").fetchone()
+        self._revision = self._committed = max(row[0] or 0, self._compacted)
+        for key, value, rev, create_rev in conn.execute(
+            "SELECT c.key, l.value, c.revision, c.create_revision FROM current c "
+            "JOIN log l ON l.revision = c.revision"
+        ):
+            self._keys.put(KeyValue(key, value, create_rev, rev))
+
+    def _open_reader(self) -> None:
+        self._rconn = self._connect()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def compacted_revision(self) -> int:
+        return self._compacted
+
+    def get_now(self, key: str) -> KeyValue | None:
+        """The current value, read from memory without awaiting."""
+        return self._keys.get(key)
+
+    async def get(self, key: str) -> KeyValue | None:
+        return self._keys.get(key)
+
+    async def list(self, prefix: str, limit: int = 0, start_after: str = "") -> tuple[list[KeyValue], int, bool]:
+        items, more = self._keys.scan(prefix, limit, start_after)
+        return items, self._revision, more
+
+    def count(self, prefix: str, start_after: str = "") -> int:
+        return self._keys.count(prefix, start_after)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def create(self, key: str, value: bytes) -> KeyValue:
+        return await self._write_one(WriteOp(key, value, 0))
+
+    async def update(self, key: str, value: bytes, expected_revision: int | None = None) -> KeyValue:
+        return await self._write_one(WriteOp(key, value, expected_revision))
+
+    async def delete(self, key: str, expected_revision: int | None = None) -> KeyValue:
+        return await self._write_one(WriteOp(key, None, expected_revision))
+
+    async def write_many(self, ops: Sequence[WriteOp]) -> list[KeyValue | StoreError]:
+        results: list[KeyValue | StoreError] = []
+        batch = None
+        for op in ops:
+            try:
+                kv, batch = self._apply(op)
+                results.append(kv)
+            except StoreError as exc:
+                results.append(exc)
+        if batch is not None:
+            await asyncio.shield(batch.done)
+        return results
+
+    async def _write_one(self, op: WriteOp) -> KeyValue:
+        kv, batch = self._apply(op)
+        await asyncio.shield(batch.done)
+        return kv
+
+    def _apply(self, op: WriteOp) -> tuple[KeyValue, _Batch]:
+        """Checks one write against the current state, gives it the next revision, makes it
+        visible to reads and queues it for the next group commit."""
+        if self._failed is not None:
+            raise StoreUnavailableError(op.key, f"store unavailable: {self._failed}")
+        if self._closed:
+            raise StoreUnavailableError(op.key, "store is closed")
+        current = self._keys.get(op.key)
+        expected = op.expected_revision
+        if op.value is not None and expected == 0:
+            if current is not None:
+                raise KeyExistsError(op.key, f"{op.key} already exists")
+        elif current is None:
+            raise KeyNotFoundError(op.key, f"{op.key} not found")
+        elif expected is not None and expected != current.mod_revision:
+            raise ConflictError(op.key, expected, current.mod_revision)
+
+        self._revision += 1
+        rev = self._revision
+        batch = self._current_batch()
+        if op.value is None:
+            assert current is not None
+            self._keys.remove(op.key)
+            kv = KeyValue(op.key, current.value, current.create_revision, rev)
+            batch.rows.append((rev, op.key, current.value, current.create_revision, 1))
+            batch.events.append(
+                StoreEvent(StoreEventType.DELETE, op.key, current.value, rev, current.create_revision)
+            )
+        else:
+            create_rev = rev if current is None else current.create_revision
+            kv = KeyValue(op.key, op.value, create_rev, rev)
+            self._keys.put(kv)
+            batch.rows.append((rev, op.key, op.value, create_rev, 0))
+            batch.events.append(
+                StoreEvent(StoreEventType.PUT, op.key, op.value, rev, create_rev, created=current is None)
+            )
+        return kv, batch
+
+    def _current_batch(self) -> _Batch:
+        if self._batch is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._batch = _Batch(loop)
+            if not self._flushing:
+                self._flushing = True
+                loop.create_task(self._flush_loop())
+        return self._batch
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._batch is not None:
+                # Let every writer already runnable in this loop iteration join the batch.
+                await asyncio.sleep(0)
+                batch, self._batch = self._batch, None
+                try:
+                    await loop.run_in_executor(self._writer, self._commit, batch.rows)
+                except BaseException as exc:  # the disk refused: stop taking writes
+                    log.error("store commit failed, refusing further writes: %s", exc)
+                    self._failed = exc
+                    batch.done.set_exception(StoreUnavailableError("", f"store commit failed: {exc}"))
+                    if self._batch is not None:
+                        self._batch.done.set_exception(StoreUnavailableError("", "store commit failed"))
+                        self._batch = None
+                    return
+                self._committed = batch.events[-1].revision
+                self._history.publish(batch.events)
+                batch.done.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _commit(self, rows: list[Row]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(
+                "INSERT INTO log (revision, key, value, create_revision, deleted) VALUES (?,?,?,?,?)", rows
+            )
+            # A key may change several times in one batch: the index takes its final state.
+            final: dict[str, Row] = {row[1]: row for row in rows}
+            gone = [(key,) for _rev, key, _v, _crev, deleted in final.values() if deleted]
+            live = [(key, rev, crev) for rev, key, _v, crev, deleted in final.values() if not deleted]
+            if gone:
+                conn.executemany("DELETE FROM current WHERE key = ?", gone)
+            if live:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO current (key, revision, create_revision) VALUES (?,?,?)", live
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- watch -------------------------------------------------------------------------------
+
+    async def watch(self, prefix: str, from_revision: int) -> AsyncIterator[list[StoreEvent]]:
+        """Yields batches of events under ``prefix`` after ``from_revision``, in revision order,
+        forever. Raises CompactedError when history it needs has been compacted."""
+        next_rev = from_revision + 1
+        if from_revision < self._compacted:
+            raise CompactedError(from_revision, self._compacted)
+        waiter = self._history.waiter()
+        try:
+            while True:
+                if self._closed:
+                    return
+                if next_rev > self._committed:
+                    waiter.clear()
+                    if next_rev > self._committed:
+                        await waiter.wait()
+                    continue
+                events = self._history.since(next_rev)
+                if events is None:
+                    events = await self._read_log(next_rev, self._history.first_revision or (self._committed + 1))
+                if not events:
+                    continue
+                next_rev = events[-1].revision + 1
+                matched = [e for e in events if e.key.startswith(prefix)] if prefix else events
+                if matched:
+                    yield matched
+        finally:
+            self._history.forget(waiter)
+
+    async def _read_log(self, start: int, stop: int) -> list[StoreEvent]:
+        """Events [start, stop) from the on-disk log, for a watcher behind the memory window."""
+        if start <= self._compacted:
+            raise CompactedError(start - 1, self._compacted)
+        stop = min(stop, start + 10_000)
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(self._reader, self._read_rows, start, stop)
+        if start <= self._compacted:  # compaction raced with the read
+            raise CompactedError(start - 1, self._compacted)
+        events = []
+        for rev, key, value, crev, deleted in rows:
+            kind = StoreEventType.DELETE if deleted else StoreEventType.PUT
+            events.append(StoreEvent(kind, key, value, rev, crev, created=(not deleted and rev == crev)))
+        if not events or events[0].revision != start:
+            # The row for `start` is gone: compacted since we checked.
+            raise CompactedError(start - 1, max(self._compacted, start))
+        return events
+
+    def _read_rows(self, start: int, stop: int) -> list[Row]:
+        assert self._rconn is not None
+        return self._rconn.execute(
+            "SELECT revision, key, value, create_revision, deleted FROM log "
+            "WHERE revision >= ? AND revision < ? ORDER BY revision",
+            (start, stop),
+        ).fetchall()
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    async def compact(self, revision: int) -> None:
+        """Drops history at or below ``revision`` except the live value of each key."""
+        revision = min(revision, self._committed)
+        if revision <= self._compacted:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._compact_sync, revision)
+        self._compacted = revision
+
+    def _compact_sync(self, revision: int) -> None:
+        conn = self._wconn
+        assert conn is not None
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                "DELETE FROM log WHERE revision <= ? AND revision NOT IN (SELECT revision FROM current)",
+                (revision,),
+            )
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?)", (revision,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        """Waits for queued writes to commit, then closes the file."""
+        while self._batch is not None or self._flushing:
+            await asyncio.sleep(0.005)
+        self._closed = True
+        self._history.wake_all()
+        loop = asyncio.get_running_loop()
+        if self._wconn is not None:
+            await loop.run_in_executor(self._writer, self._wconn.close)
+        if self._rconn is not None:
+            await loop.run_in_executor(self._reader, self._rconn.close)
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)

@@ -1,0 +1,180 @@
+"""The SQLite store's promises, driven directly (no server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shoal.control.store import (
+    CompactedError,
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    StoreEventType,
+    WriteOp,
+)
+from shoal.control.store.sqlite import SqliteStore
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / "state.db")
+
+
+def test_create_get_update_delete_revisions(path):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        a = await store.create("/registry/pods/default/a", b"v1")
+        assert (a.create_revision, a.mod_revision) == (1, 1)
+        b = await store.update("/registry/pods/default/a", b"v2", expected_revision=1)
+        assert (b.create_revision, b.mod_revision, b.value) == (1, 2, b"v2")
+        assert (await store.get("/registry/pods/default/a")).value == b"v2"
+        gone = await store.delete("/registry/pods/default/a", expected_revision=2)
+        assert gone.mod_revision == 3 and gone.value == b"v2"
+        assert await store.get("/registry/pods/default/a") is None
+        assert store.revision == 3
+        await store.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "op, error",
+    [
+        pytest.param(WriteOp("/k/a", b"x", 0), KeyExistsError, id="create-existing"),
+        pytest.param(WriteOp("/k/missing", b"x", None), KeyNotFoundError, id="update-missing"),
+        pytest.param(WriteOp("/k/missing", None, None), KeyNotFoundError, id="delete-missing"),
+        pytest.param(WriteOp("/k/a", b"x", 99), ConflictError, id="update-stale"),
+        pytest.param(WriteOp("/k/a", None, 99), ConflictError, id="delete-stale"),
+    ],
+)
+def test_write_errors_leave_state_unchanged(path, op, error):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        await store.create("/k/a", b"orig")
+        [result] = await store.write_many([op])
+        assert isinstance(result, error)
+        assert (await store.get("/k/a")).value == b"orig"
+        assert store.revision == 1
+        await store.close()
+
+    run(scenario())
+
+
+def test_state_survives_reopen(path):
+    async def write():
+        store = await SqliteStore.open(path)
+        await asyncio.gather(*(store.create(f"/k/{i:04d}", str(i).encode()) for i in range(500)))
+        await store.delete("/k/0007")
+        await store.update("/k/0008", b"changed")
+        await store.close()
+
+    async def read():
+        store = await SqliteStore.open(path)
+        items, rev, more = await store.list("/k/")
+        assert len(items) == 499 and rev == 502 and not more
+        assert (await store.get("/k/0008")).value == b"changed"
+        assert await store.get("/k/0007") is None
+        nxt = await store.create("/k/new", b"n")
+        assert nxt.mod_revision == 503
+        await store.close()
+
+    run(write())
+    run(read())
+
+
+def test_delete_then_recreate_in_one_batch_stays_live(path):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        await store.create("/k/a", b"1")
+        results = await store.write_many([WriteOp("/k/a", None, None), WriteOp("/k/a", b"2", 0)])
+        assert [type(r).__name__ for r in results] == ["KeyValue", "KeyValue"]
+        await store.close()
+        store = await SqliteStore.open(path)
+        assert (await store.get("/k/a")).value == b"2"
+        await store.close()
+
+    run(scenario())
+
+
+def test_list_pagination_in_key_order(path):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        for name in ["c", "a", "b", "d"]:
+            await store.create(f"/registry/pods/ns/{name}", name.encode())
+        await store.create("/registry/pods2/ns/x", b"other prefix")
+        page, _, more = await store.list("/registry/pods/", limit=3)
+        assert [kv.key[-1] for kv in page] == ["a", "b", "c"] and more
+        page, _, more = await store.list("/registry/pods/", limit=3, start_after=page[-1].key)
+        assert [kv.key[-1] for kv in page] == ["d"] and not more
+        await store.close()
+
+    run(scenario())
+
+
+def test_watch_sees_every_event_in_order_from_a_revision(path):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        await store.create("/k/before", b"0")
+
+        seen: list[tuple[int, StoreEventType, str]] = []
+
+        async def follow():
+            async for batch in store.watch("/k/", 1):
+                seen.extend((e.revision, e.type, e.key) for e in batch)
+                if len(seen) >= 101:
+                    return
+
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0)
+        await asyncio.gather(*(store.create(f"/k/{i}", b"x") for i in range(100)))
+        await store.delete("/k/5")
+        await asyncio.wait_for(task, 5)
+        assert [r for r, _, _ in seen] == list(range(2, 103))
+        assert seen[-1][1] == StoreEventType.DELETE
+        await store.close()
+
+    run(scenario())
+
+
+def test_watch_after_restart_replays_from_disk(path):
+    async def write():
+        store = await SqliteStore.open(path)
+        for i in range(20):
+            await store.create(f"/k/{i}", b"x")
+        await store.close()
+
+    async def replay():
+        store = await SqliteStore.open(path)
+        batches = store.watch("/k/", 10)
+        first = await asyncio.wait_for(batches.__anext__(), 5)
+        assert [e.revision for e in first] == list(range(11, 21))
+        await batches.aclose()
+        await store.close()
+
+    run(write())
+    run(replay())
+
+
+def test_watch_from_compacted_revision_is_refused(path):
+    async def scenario():
+        store = await SqliteStore.open(path)
+        for i in range(50):
+            await store.update("/k/a", str(i).encode()) if i else await store.create("/k/a", b"0")
+        await store.compact(40)
+        with pytest.raises(CompactedError):
+            await store.watch("/k/", 10).__anext__()
+        await store.close()
+        store = await SqliteStore.open(path)
+        assert store.compacted_revision == 40
+        assert (await store.get("/k/a")).value == b"49"
+        with pytest.raises(CompactedError):
+            await store.watch("/k/", 39).__anext__()
+        await store.close()
+
+    run(scenario())
