@@ -101,9 +101,12 @@ setup(
     package_data={"shoal.v1": ["*.proto", "*.pyi"], "shoal.native": ["*.pyx", "*.pxd"]},
     ext_modules=cython_extensions(),
     entry_points={
+        "console_scripts": ["shoal = shoal.control.cli:main"],
         # Each part offers its own subcommands; the `shoal` root command finds them here.
         "shoal.commands": [
             "server = shoal.control.commands:register_server",
+            "up = shoal.control.commands:register_up",
+            "down = shoal.control.commands:register_down",
         ],
     },
 )

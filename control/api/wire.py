@@ -1,0 +1,82 @@
+"""Byte-level protobuf assembly for the hot paths: no parse, no re-serialize.
+
+Stored values are a kind's message (Pod, Node, ...) serialized *without* its resourceVersion;
+the revision lives in the store. Protobuf merges repeated occurrences of an embedded message
+field, so appending ``metadata { resource_version: "N" }`` to the stored bytes yields exactly the
+object at revision N. Wrapping in the Object envelope or a WatchEvent is a tag and a length.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shoal.v1 import cluster_service_pb2 as svc
+from shoal.v1 import meta_pb2, object_pb2
+
+_LEN = 2  # wire type of length-delimited fields
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def tag(field_number: int, wire_type: int = _LEN) -> bytes:
+    return varint((field_number << 3) | wire_type)
+
+
+def length_delimited(field_number: int, payload: bytes) -> bytes:
+    return tag(field_number) + varint(len(payload)) + payload
+
+
+_RV_FIELD = meta_pb2.ObjectMeta.DESCRIPTOR.fields_by_name["resource_version"].number
+
+
+@lru_cache(maxsize=64)
+def _metadata_field_number(message_full_name: str) -> int:
+    for info_field in object_pb2.Object.DESCRIPTOR.fields:
+        if info_field.message_type.full_name == message_full_name:
+            return info_field.message_type.fields_by_name["metadata"].number
+    raise KeyError(message_full_name)
+
+
+@lru_cache(maxsize=64)
+def _object_field_number(message_full_name: str) -> int:
+    for info_field in object_pb2.Object.DESCRIPTOR.fields:
+        if info_field.message_type.full_name == message_full_name:
+            return info_field.number
+    raise KeyError(message_full_name)
+
+
+def with_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
+    """The kind's message bytes with metadata.resourceVersion set to ``revision``."""
+    meta = length_delimited(_RV_FIELD, str(revision).encode())
+    return stored + length_delimited(_metadata_field_number(message_full_name), meta)
+
+
+def object_bytes(message_full_name: str, kind_bytes: bytes) -> bytes:
+    """An ``Object`` envelope around a kind's serialized message."""
+    return length_delimited(_object_field_number(message_full_name), kind_bytes)
+
+
+_EV_TYPE = svc.WatchEvent.DESCRIPTOR.fields_by_name["type"].number
+_EV_OBJECT = svc.WatchEvent.DESCRIPTOR.fields_by_name["object"].number
+_EV_RV = svc.WatchEvent.DESCRIPTOR.fields_by_name["resource_version"].number
+_RESP_EVENTS = svc.WatchResponse.DESCRIPTOR.fields_by_name["events"].number
+
+
+def watch_event_entry(event_type: int, obj: bytes | None, revision: int) -> bytes:
+    """One event, encoded as an element of ``WatchResponse.events``: concatenating entries
+    gives a serialized WatchResponse carrying them all."""
+    body = tag(_EV_TYPE, 0) + varint(event_type)
+    if obj is not None:
+        body += length_delimited(_EV_OBJECT, obj)
+    body += length_delimited(_EV_RV, str(revision).encode())
+    return length_delimited(_RESP_EVENTS, body)

@@ -1,0 +1,76 @@
+"""Subcommands the control plane offers: `shoal server`."""
+
+from __future__ import annotations
+
+import argparse
+
+from shoal.proto.defaults import DEFAULT_LISTEN, default_data_dir
+
+
+def register_server(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "server",
+        help="run the control plane (API, store, controllers)",
+        description="Run the Shoal control plane: the gRPC API over the embedded SQLite store.",
+        epilog="example:\n  shoal server --data-dir /var/lib/shoal --listen 127.0.0.1:7443",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", default=default_data_dir(), help="where the store lives (default: %(default)s)")
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT for the gRPC API (default: %(default)s)")
+    p.add_argument(
+        "--history-revisions",
+        type=int,
+        default=100_000,
+        help="revisions of history kept for watchers to resume from (default: %(default)s)",
+    )
+    p.add_argument("--compact-interval", type=float, default=60.0, help="seconds between compactions")
+    p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARKs")
+    p.add_argument(
+        "--sync",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes",
+    )
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=_run_server)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    from shoal.control.server import ServerConfig, run
+
+    return run(
+        ServerConfig(
+            data_dir=args.data_dir,
+            listen=args.listen,
+            history_revisions=args.history_revisions,
+            compact_interval=args.compact_interval,
+            bookmark_interval=args.bookmark_interval,
+            synchronous=args.sync,
+            log_level=args.log_level,
+        )
+    )
+
+
+def register_up(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "up",
+        help="start a local cluster in the background",
+        description="Start a local Shoal cluster in the background and wait until it is ready.",
+        epilog="example:\n  shoal up && shoal down",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", default=default_data_dir(), help="(default: %(default)s)")
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help="(default: %(default)s)")
+    p.set_defaults(func=lambda a: __import__("shoal.control.local_cluster", fromlist=["up"]).up(a.data_dir, a.listen))
+
+
+def register_down(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "down",
+        help="stop the local cluster started by 'shoal up'",
+        description="Stop the local cluster started by 'shoal up' (its data stays).",
+        epilog="example:\n  shoal down",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", default=default_data_dir(), help="(default: %(default)s)")
+    p.set_defaults(func=lambda a: __import__("shoal.control.local_cluster", fromlist=["down"]).down(a.data_dir))

@@ -1,0 +1,118 @@
+"""The `shoal server` process: store, API, gRPC (health and reflection on), compaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from shoal.control.api.objects import ObjectAPI
+from shoal.control.api.servicer import SERVICE_NAME, ClusterServicer
+from shoal.control.store.interface import StoreError
+from shoal.control.store.sqlite import SqliteStore
+
+log = logging.getLogger("shoal.server")
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # bulk applies of large manifests; objects are capped separately
+
+
+@dataclass
+class ServerConfig:
+    data_dir: str
+    listen: str
+    history_revisions: int = 100_000
+    compact_interval: float = 60.0
+    bookmark_interval: float = 60.0
+    synchronous: str = "FULL"
+    log_level: str = "INFO"
+
+
+class StartupError(Exception):
+    """A reason the server cannot start, said in one line."""
+
+
+async def _compact_forever(store: SqliteStore, keep: int, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        target = store.committed_revision - keep
+        if target > store.compacted_revision:
+            try:
+                await store.compact(target)
+            except Exception:
+                log.exception("compaction failed")
+
+
+async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None:
+    try:
+        os.makedirs(config.data_dir, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"data dir {config.data_dir} is unusable: {exc.strerror}") from exc
+    if not os.access(config.data_dir, os.W_OK | os.X_OK):
+        raise StartupError(f"data dir {config.data_dir} is not writable")
+    try:
+        store = await SqliteStore.open(os.path.join(config.data_dir, "state.db"), synchronous=config.synchronous)
+    except StoreError as exc:
+        raise StartupError(str(exc)) from exc
+
+    api = ObjectAPI(store)
+    await api.ensure_namespaces()
+
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    server.add_generic_rpc_handlers((ClusterServicer(api, bookmark_interval=config.bookmark_interval).handler(),))
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    try:
+        port = server.add_insecure_port(config.listen)
+    except RuntimeError as exc:
+        await store.close()
+        raise StartupError(f"cannot listen on {config.listen}: address in use or not available") from exc
+    await server.start()
+    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    host = config.listen.rsplit(":", 1)[0]
+    print(f"shoal server listening on {host}:{port} (data dir {config.data_dir}, revision {store.revision})", flush=True)
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    compactor = asyncio.create_task(
+        _compact_forever(store, config.history_revisions, config.compact_interval)
+    )
+    await stop.wait()
+    log.info("shutting down")
+    compactor.cancel()
+    await health.enter_graceful_shutdown()
+    await server.stop(grace=2)
+    await store.close()
+    print("shoal server stopped", flush=True)
+
+
+def run(config: ServerConfig) -> int:
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(config))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
