@@ -75,11 +75,11 @@ def start_ceiling_server(port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code])
 
 
-def start_shoal_server(port: int, data_dir: str) -> subprocess.Popen:
+def start_shoal_server(port: int, data_dir: str, extra: list[str] = ()) -> subprocess.Popen:
     exe = shutil.which("shoal")
     cmd = [exe] if exe else [sys.executable, "-m", "shoal.control.cli"]
     return subprocess.Popen(
-        [*cmd, "server", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}", "--log-level", "WARNING"],
+        [*cmd, "server", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}", "--log-level", "WARNING", *extra],
         stdout=subprocess.DEVNULL,
     )
 
@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--bulk", type=int, default=50_000)
     parser.add_argument("--out", default="")
+    parser.add_argument("--server-arg", action="append", default=[], help="extra flag for shoal server")
     args = parser.parse_args(argv)
 
     result: dict = {
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = tempfile.mkdtemp(prefix="shoal-bench-")
     cport, sport = free_port(), free_port()
     ceiling = start_ceiling_server(cport)
-    shoal = start_shoal_server(sport, data_dir)
+    shoal = start_shoal_server(sport, data_dir, args.server_arg)
     try:
         wait_port(cport)
         wait_port(sport)

@@ -26,6 +26,13 @@ def register_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compact-interval", type=float, default=60.0, help="seconds between compactions")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARKs")
     p.add_argument(
+        "--watch-batch-window",
+        type=float,
+        default=0.05,
+        help="a busy watch stream sends at most one response per this many seconds, gathering "
+        "every event of the window into it; an idle one sends at once (default: %(default)s)",
+    )
+    p.add_argument(
         "--sync",
         choices=("FULL", "NORMAL"),
         default="FULL",
@@ -45,6 +52,7 @@ def _run_server(args: argparse.Namespace) -> int:
             history_revisions=args.history_revisions,
             compact_interval=args.compact_interval,
             bookmark_interval=args.bookmark_interval,
+            watch_batch_window=args.watch_batch_window,
             synchronous=args.sync,
             log_level=args.log_level,
         )

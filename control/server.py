@@ -31,6 +31,7 @@ class ServerConfig:
     history_revisions: int = 100_000
     compact_interval: float = 60.0
     bookmark_interval: float = 60.0
+    watch_batch_window: float = 0.05
     synchronous: str = "FULL"
     log_level: str = "INFO"
 
@@ -62,7 +63,7 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
     except StoreError as exc:
         raise StartupError(str(exc)) from exc
 
-    api = ObjectAPI(store)
+    api = ObjectAPI(store, watch_coalesce=config.watch_batch_window)
     await api.ensure_namespaces()
 
     server = grpc.aio.server(

@@ -84,8 +84,16 @@ class ListResult:
 class ObjectAPI:
     """The cluster's objects over a Store, with admission (defaulting, validation) on writes."""
 
-    def __init__(self, store, *, clock: Callable[[], float] = time.time, admission: Admission | None = None) -> None:
+    def __init__(
+        self,
+        store,
+        *,
+        clock: Callable[[], float] = time.time,
+        admission: Admission | None = None,
+        watch_coalesce: float = 0.05,
+    ) -> None:
         self.store = store
+        self.watch_coalesce = watch_coalesce
         self.clock = clock
         self.admission = admission or Admission()
 
@@ -590,7 +598,9 @@ class ObjectAPI:
         filtering = not labels.empty or not fields.empty
         name = info.message.DESCRIPTOR.full_name
         try:
-            async for events in self.store.watch(prefix, start, idle_timeout=bookmark_interval):
+            async for events in self.store.watch(
+                prefix, start, idle_timeout=bookmark_interval, coalesce=self.watch_coalesce
+            ):
                 if not events:
                     yield wire.watch_event_entry(svc.EVENT_TYPE_BOOKMARK, None, self.store.committed_revision)
                     continue

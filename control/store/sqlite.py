@@ -142,6 +142,11 @@ class SqliteStore:
         return self._revision
 
     @property
+    def committed_revision(self) -> int:
+        """The newest revision that is durable and visible to watchers."""
+        return self._committed
+
+    @property
     def compacted_revision(self) -> int:
         return self._compacted
 
@@ -283,9 +288,19 @@ class SqliteStore:
 
     # -- watch -------------------------------------------------------------------------------
 
-    async def watch(self, prefix: str, from_revision: int) -> AsyncIterator[list[StoreEvent]]:
+    async def watch(
+        self, prefix: str, from_revision: int, idle_timeout: float | None = None, coalesce: float = 0.0
+    ) -> AsyncIterator[list[StoreEvent]]:
         """Yields batches of events under ``prefix`` after ``from_revision``, in revision order,
-        forever. Raises CompactedError when history it needs has been compacted."""
+        forever; an empty batch after ``idle_timeout`` seconds without one (a progress tick: the
+        watcher has then seen everything up to ``committed_revision``). Raises CompactedError
+        when history it needs has been compacted.
+
+        ``coalesce``: a watcher yields at most one batch per this many seconds, taking
+        everything that arrived meanwhile: with many watchers, fewer and larger batches cost far
+        less than one message per commit each, for a bounded delay."""
+        loop = asyncio.get_running_loop()
+        last_yield = -coalesce
         next_rev = from_revision + 1
         if from_revision < self._compacted:
             raise CompactedError(from_revision, self._compacted)
@@ -296,8 +311,17 @@ class SqliteStore:
                     return
                 if next_rev > self._committed:
                     waiter.clear()
-                    if next_rev > self._committed:
-                        await waiter.wait()
+                    try:
+                        await asyncio.wait_for(waiter.wait(), idle_timeout)  # None: no limit
+                    except asyncio.TimeoutError:
+                        yield []
+                        continue
+                    if coalesce:
+                        # At most one batch per window: an idle watcher gets its event at
+                        # once, a busy one gathers everything that arrives within the window.
+                        delay = last_yield + coalesce - loop.time()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
                     continue
                 events = self._history.since(next_rev)
                 if events is None:
@@ -307,6 +331,7 @@ class SqliteStore:
                 next_rev = events[-1].revision + 1
                 matched = [e for e in events if e.key.startswith(prefix)] if prefix else events
                 if matched:
+                    last_yield = loop.time()
                     yield matched
         finally:
             self._history.forget(waiter)
