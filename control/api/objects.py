@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import secrets
 import string
 import time
@@ -54,6 +55,13 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 _CONFLICT_RETRIES = 16
 _NAME_SUFFIX = string.ascii_lowercase + string.digits
+# UIDs must be unique, not secret: a generator seeded once from the OS avoids a getrandom()
+# syscall per object on the create path.
+_uid_source = random.Random(secrets.randbits(128))
+
+
+def new_uid() -> str:
+    return str(uuid.UUID(int=_uid_source.getrandbits(128), version=4))
 
 
 def object_key(info: KindInfo, namespace: str, name: str) -> str:
@@ -141,22 +149,20 @@ class ObjectAPI:
             msg.metadata.namespace = "default"
         return msg.metadata.namespace
 
-    def _require_namespace(self, info: KindInfo, namespace: str, creating: bool) -> None:
+    def _require_namespace(self, info: KindInfo, namespace: str, name: str) -> None:
+        """Refuses a create into a namespace that is absent or being deleted."""
         if not info.namespaced:
             return
         ns_info = kinds.by_kind("Namespace")
         kv = self.store.get_now(object_key(ns_info, "", namespace))
         if kv is None:
             raise NotFound(f'namespaces "{namespace}" not found')
-        if creating:
-            ns = self._decode(ns_info, kv)
-            if ns.metadata.HasField("deletion_timestamp"):
-                raise FailedPrecondition(
-                    f'{info.plural} "{self._name_hint}" is forbidden: unable to create new content in '
-                    f'namespace {namespace} because it is being terminated'
-                )
-
-    _name_hint = ""
+        ns = self._decode(ns_info, kv)
+        if ns.metadata.HasField("deletion_timestamp"):
+            raise FailedPrecondition(
+                f'{info.plural} "{name}" is forbidden: unable to create new content in '
+                f"namespace {namespace} because it is being terminated"
+            )
 
     # -- create ------------------------------------------------------------------------------
 
@@ -165,9 +171,8 @@ class ObjectAPI:
         if not meta.name and meta.generate_name:
             meta.name = meta.generate_name + "".join(secrets.choice(_NAME_SUFFIX) for _ in range(5))
         namespace = self._namespace_of(info, msg)
-        self._name_hint = meta.name
-        self._require_namespace(info, namespace, creating=True)
-        meta.uid = str(uuid.uuid4())
+        self._require_namespace(info, namespace, meta.name)
+        meta.uid = new_uid()
         meta.creation_timestamp.CopyFrom(self._now())
         meta.resource_version = ""
         meta.generation = 1
@@ -191,6 +196,12 @@ class ObjectAPI:
         if not isinstance(obj, Object) or obj.WhichOneof("kind") is None:
             raise Invalid("object: required (an Object with one kind set)")
         info, msg = kinds.unwrap(obj)
+        size = msg.ByteSize()
+        if size > MAX_OBJECT_BYTES:
+            raise TooLarge(
+                f"{describe(info, msg.metadata.namespace, msg.metadata.name)} is too large: "
+                f"{size} bytes, the limit is {MAX_OBJECT_BYTES}"
+            )
         return info, msg
 
     # -- reads -------------------------------------------------------------------------------

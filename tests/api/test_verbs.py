@@ -24,6 +24,8 @@ def _new(kind: str, name: str):
     obj = MINIMAL[kind](name)
     if kinds.by_kind(kind).namespaced:
         obj.metadata.namespace = NS
+    if kind == "Event":
+        obj.involved_object.namespace = NS  # an Event lives in its object's namespace
     return obj
 
 
