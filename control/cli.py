@@ -9,12 +9,22 @@ import sys
 from importlib.metadata import entry_points
 
 
+class _RootParser(argparse.ArgumentParser):
+    """Usage errors print one line and exit 1, like every other error of the CLI."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(1, f"error: {message} (see 'shoal --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from shoal.control.cli_verbs.base import add_global_flags
+
+    parser = _RootParser(
         prog="shoal",
         description="Shoal: a container orchestrator in the Kubernetes mould.",
         epilog="Run 'shoal COMMAND --help' for a command's flags and an example.",
     )
+    add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for ep in sorted(entry_points(group="shoal.commands"), key=lambda e: e.name):
         try:

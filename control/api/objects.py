@@ -373,13 +373,26 @@ class ObjectAPI:
         data = self._encode(info, new)
         if data == kv.value:
             return current
-        if new.metadata.HasField("deletion_timestamp") and not new.metadata.finalizers:
+        if new.metadata.HasField("deletion_timestamp") and not self._held(info, new):
             gone = await self.store.delete(key, kv.mod_revision)
             new.metadata.resource_version = str(gone.mod_revision)
             return new
         written = await self.store.update(key, data, kv.mod_revision)
         new.metadata.resource_version = str(written.mod_revision)
         return new
+
+    @staticmethod
+    def _held(info: KindInfo, msg) -> bool:
+        """Whether an object marked for deletion must stay: finalizers remain (for a Namespace
+        also spec.finalizers, which the namespace controller clears once it is empty), or a pod
+        is still within its grace period (its node's agent finishes the deletion)."""
+        if msg.metadata.finalizers:
+            return True
+        if info.kind == "Namespace" and msg.spec.finalizers:
+            return True
+        if info.kind == "Pod" and msg.metadata.deletion_grace_period_seconds > 0:
+            return True
+        return False
 
     @staticmethod
     def _spec_bytes(msg) -> bytes:
@@ -536,7 +549,8 @@ class ObjectAPI:
                 current.metadata.resource_version = str(gone.mod_revision)
                 return current, True
             return current, False
-        if not finalizers and not graceful:
+        held_by_spec = info.kind == "Namespace" and bool(current.spec.finalizers)
+        if not finalizers and not graceful and not held_by_spec:
             gone = await self.store.delete(key, kv.mod_revision)
             current.metadata.resource_version = str(gone.mod_revision)
             return current, True
@@ -548,6 +562,8 @@ class ObjectAPI:
         stamp.seconds += graceful
         new.metadata.deletion_timestamp.CopyFrom(stamp)
         new.metadata.deletion_grace_period_seconds = graceful
+        if info.kind == "Namespace":
+            new.status.phase = "Terminating"
         written = await self.store.update(key, self._encode(info, new), kv.mod_revision)
         new.metadata.resource_version = str(written.mod_revision)
         return new, False
