@@ -1,5 +1,0 @@
-"""Placeholder until the admission rules land."""
-
-
-def validate(info, msg, *rest):
-    return None
