@@ -32,6 +32,7 @@ from shoal.control.api.errors import (
     TooLarge,
 )
 from shoal.control.api.fieldpath import field_getter
+from shoal.control.api.merge import overlay
 from shoal.control.api.selectors import SelectorError, parse_field_selector, parse_label_selector
 from shoal.control.store import (
     CompactedError,
@@ -677,32 +678,3 @@ class ObjectAPI:
                 ns.metadata.name = name
                 await self.create(kinds.wrap(ns))
 
-
-def overlay(target, field, value) -> None:
-    """Sets ``field`` of ``target`` from an applied value: messages merge recursively, lists and
-    maps are replaced whole, scalars replaced."""
-    name = field.name
-    if field.is_repeated:
-        container = getattr(target, name)
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            container.clear()
-            if field.message_type.fields_by_name["value"].message_type is not None:
-                for k, v in value.items():
-                    container[k].CopyFrom(v)
-            else:
-                container.update(value)
-        else:
-            del container[:]
-            container.extend(value)
-        return
-    if field.message_type is not None:
-        sub = getattr(target, name)
-        if field.message_type.full_name.startswith("google.protobuf.") or field.containing_oneof is not None or field.message_type.name == "IntOrString":
-            sub.CopyFrom(value)
-            return
-        for sub_field, sub_value in value.ListFields():
-            overlay(sub, sub_field, sub_value)
-        if not value.ListFields():
-            sub.SetInParent()
-        return
-    setattr(target, name, value)

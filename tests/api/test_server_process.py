@@ -13,7 +13,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import shoal_command
+from server_process import shoal_command
 from minimal_objects import MINIMAL
 from shoal.proto.client import APIStatusError, ClusterClient
 

@@ -274,3 +274,25 @@ def test_status_update_of_a_terminating_pod_keeps_it(client):
     pod.status.phase = "Running"
     client.update_status(pod)
     assert client.get("Pod", "terminating", "default").status.phase == "Running"
+
+
+def test_reapply_keeps_server_filled_fields_in_keyed_lists(client):
+    """A port's nodePort (filled in after create) survives re-applying the manifest without it."""
+    svc_obj = MINIMAL["Service"]("keyed")
+    svc_obj.spec.type = "NodePort"
+    client.apply(svc_obj)
+    stored = client.get("Service", "keyed", "default")
+    stored.spec.ports[0].node_port = 30080  # what the allocator writes
+    client.update(stored)
+    again = MINIMAL["Service"]("keyed")
+    again.spec.type = "NodePort"
+    _, result = client.apply(again)
+    assert result == svc.APPLY_RESULT_UNCHANGED
+    assert client.get("Service", "keyed", "default").spec.ports[0].node_port == 30080
+    changed = MINIMAL["Service"]("keyed")
+    changed.spec.type = "NodePort"
+    changed.spec.ports[0].name = "http"
+    _, result = client.apply(changed)
+    assert result == svc.APPLY_RESULT_CONFIGURED
+    port = client.get("Service", "keyed", "default").spec.ports[0]
+    assert (port.name, port.node_port) == ("http", 30080)
