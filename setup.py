@@ -98,7 +98,7 @@ for dirpath, _dirnames, filenames in os.walk(os.path.join(HERE, "proto")):
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"shoal.v1": ["*.proto", "*.pyi"], "shoal.native": ["*.pyx", "*.pxd"]},
+    package_data={"shoal.v1": ["*.proto", "*.pyi"], "shoal.native": ["*.pyx", "*.pxd", "*.pxi", "*.h"]},
     ext_modules=cython_extensions(),
     entry_points={
         "console_scripts": ["shoal = shoal.control.cli:main"],
