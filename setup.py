@@ -107,6 +107,7 @@ setup(
             "server = shoal.control.commands:register_server",
             "up = shoal.control.commands:register_up",
             "down = shoal.control.commands:register_down",
+            "place = shoal.sched.commands:register_place",
             "apply = shoal.control.cli_verbs.apply:register_apply",
             "create = shoal.control.cli_verbs.apply:register_create",
             "replace = shoal.control.cli_verbs.apply:register_replace",
@@ -119,6 +120,7 @@ setup(
             "events = shoal.control.cli_verbs.events:register",
             "version = shoal.control.cli_verbs.version:register",
             "config = shoal.control.cli_verbs.config:register",
+            "rollout = shoal.control.controllers.rollout_command:register",
         ],
     },
 )

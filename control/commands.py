@@ -39,6 +39,8 @@ def register_server(sub: argparse._SubParsersAction) -> None:
         help="SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes",
     )
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--no-controllers", dest="controllers", action="store_false",
+                   help="do not run the controllers (replicaset, deployment, gc, ...) in this process")
     p.set_defaults(func=_run_server)
 
 
@@ -55,6 +57,7 @@ def _run_server(args: argparse.Namespace) -> int:
             watch_batch_window=args.watch_batch_window,
             synchronous=args.sync,
             log_level=args.log_level,
+            controllers=args.controllers,
         )
     )
 

@@ -34,6 +34,7 @@ class ServerConfig:
     watch_batch_window: float = 0.05
     synchronous: str = "FULL"
     log_level: str = "INFO"
+    controllers: bool = True  # run the controller manager (control/controllers) in this process
 
 
 class StartupError(Exception):
@@ -100,8 +101,21 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
     compactor = asyncio.create_task(
         _compact_forever(store, config.history_revisions, config.compact_interval)
     )
+    # -- controllers (control/controllers/manager.py): a client of the API just started --------
+    controller_manager = None
+    if config.controllers:
+        from shoal.control.controllers.manager import run_controller_manager
+
+        api_host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]", "::") else host
+        controller_manager = asyncio.create_task(
+            run_controller_manager(f"{api_host}:{port}", stop), name="controller-manager"
+        )
+    # -- end controllers ---------------------------------------------------------------------
     await stop.wait()
     log.info("shutting down")
+    if controller_manager is not None:  # controllers stop before the API they talk to
+        controller_manager.cancel()
+        await asyncio.gather(controller_manager, return_exceptions=True)
     compactor.cancel()
     await health.enter_graceful_shutdown()
     await server.stop(grace=2)

@@ -32,7 +32,7 @@ def shared_server(tmp_path_factory):
     namespace or name."""
     d = str(tmp_path_factory.mktemp("shared-server"))
     # The API alone: controllers acting on the objects would race the assertions.
-    srv = ServerProcess(d).start()
+    srv = ServerProcess(d, ["--no-controllers"]).start()
     yield srv
     srv.stop(signal.SIGKILL)
 

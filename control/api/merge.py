@@ -1,7 +1,9 @@
 """What `apply` stores: the manifest's fields laid over the stored object.
 
 Where the manifest says something, it wins; where it is silent, the stored value stays (so what
-the server or controllers filled in, like a Service's clusterIP, survives a re-apply). Lists of
+the server or controllers filled in, like a Service's clusterIP, survives a re-apply). Maps merge
+key by key (so removing a key from a manifest does not remove it: there is no record of the last
+applied manifest, unlike kubectl's three-way merge). Lists of
 objects that Kubernetes merges by a key (containers by name, Service ports by port and protocol,
 ...) are matched element by element, so an element keeps its server-filled fields (a port's
 nodePort) while the list takes the manifest's order and members.
@@ -64,7 +66,8 @@ def _overlay_repeated(target: Message, field: FieldDescriptor, value) -> None:
     container = getattr(target, field.name)
     message = field.message_type
     if message is not None and message.GetOptions().map_entry:
-        container.clear()
+        # Maps merge key by key, as a strategic merge patch does: keys the server added (a
+        # Job template's controller-uid label) stay.
         if message.fields_by_name["value"].message_type is not None:
             for k, v in value.items():
                 container[k].CopyFrom(v)

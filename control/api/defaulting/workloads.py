@@ -73,5 +73,35 @@ def default_job(job) -> None:
         spec.pod_replacement_policy = "Failed" if spec.HasField("pod_failure_policy") else "TerminatingOrFailed"
     template_labels = spec.template.metadata.labels
     if template_labels and not job.metadata.labels:
-        job.metadata.labels.update(template_labels)
+        job.metadata.labels.update(
+            {k: v for k, v in template_labels.items() if k not in _JOB_GENERATED_LABELS}
+        )
+    _generate_job_selector(job)
     default_pod_spec(spec.template.spec, restart_policy=False)
+
+
+_JOB_GENERATED_LABELS = (
+    "batch.kubernetes.io/controller-uid",
+    "batch.kubernetes.io/job-name",
+    "controller-uid",
+    "job-name",
+)
+
+
+def _generate_job_selector(job) -> None:
+    """As the API server does on create (unless spec.manualSelector): select the Job's own pods
+    by its uid, and put the matching labels on the template. Needs metadata.uid, so it applies
+    on create only (the uid is set before defaulting); later updates keep what was generated."""
+    spec = job.spec
+    uid = job.metadata.uid
+    if spec.manual_selector or not uid or spec.HasField("selector"):
+        return
+    labels = spec.template.metadata.labels
+    for key, value in (
+        ("batch.kubernetes.io/controller-uid", uid),
+        ("batch.kubernetes.io/job-name", job.metadata.name),
+        ("controller-uid", uid),
+        ("job-name", job.metadata.name),
+    ):
+        labels.setdefault(key, value)
+    spec.selector.match_labels["batch.kubernetes.io/controller-uid"] = uid
