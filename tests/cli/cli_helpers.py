@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXAMPLES_DIR = "/work/shared/data/manifests/kubernetes-examples"
+from shared_data import EXAMPLES
+
+EXAMPLES_DIR = str(EXAMPLES)
 
 
 @dataclass

@@ -11,7 +11,9 @@ import pytest
 from shoal.proto import kinds, manifests
 from shoal.proto.manifests import ManifestError, from_dict, load, load_text, read_documents, to_dict
 
-EXAMPLES = sorted(glob.glob("/work/shared/data/manifests/kubernetes-examples/*.yaml"))
+from shared_data import EXAMPLES as EXAMPLES_PATH
+
+EXAMPLES = sorted(glob.glob(str(EXAMPLES_PATH / "*.yaml")))
 SUPPORTED = {(info.api_version, info.kind) for info in kinds.all_kinds()}
 
 
@@ -36,7 +38,6 @@ def same_modulo_quantity_numbers(expected, actual) -> bool:
     return expected == actual and type(expected) is type(actual)
 
 
-@pytest.mark.skipif(not EXAMPLES, reason="the shared kubernetes-examples are not present")
 @pytest.mark.parametrize("doc", list(example_documents()))
 def test_every_supported_example_round_trips(doc):
     assert same_modulo_quantity_numbers(doc, to_dict(from_dict(doc)))

@@ -24,7 +24,7 @@ from shoal.v1 import (
     scheduling_pb2,
 )
 
-EXAMPLES = Path("/work/shared/data/manifests/kubernetes-examples")
+from shared_data import EXAMPLES
 
 MANIFESTS = [
     "web_guestbook_all-in-one_guestbook-all-in-one.yaml",
@@ -48,7 +48,6 @@ MANIFESTS = [
     "_archived_cluster-dns_namespace-dev.yaml",
 ]
 
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason=f"{EXAMPLES} is not present")
 
 
 def _documents(name: str) -> list[dict]:
