@@ -313,6 +313,11 @@ class ObjectAPI:
             if precondition and int(precondition) != kv.mod_revision:
                 raise self._conflict(info, namespace, name)
             current = self._decode(info, kv)
+            if msg.metadata.uid and msg.metadata.uid != current.metadata.uid:
+                raise Conflict(
+                    f"Precondition failed for {describe(info, namespace, name)}: UID in precondition: "
+                    f"{msg.metadata.uid}, UID in object meta: {current.metadata.uid}"
+                )
             new = self._merge_for_replace(info, current, msg, status_only)
             try:
                 return await self._write_changed(info, key, kv, current, new)
@@ -634,9 +639,12 @@ class ObjectAPI:
                     continue
                 chunk = []
                 for event in events:
-                    if filtering and not self._event_matches(info, event, labels, fields):
+                    if not filtering:
+                        chunk.append(self._encoded(name, event))
                         continue
-                    chunk.append(self._encoded(name, event))
+                    seen_as = self._filtered_type(info, event, labels, fields)
+                    if seen_as is not None:
+                        chunk.append(self._encoded(name, event, seen_as))
                 if chunk:
                     yield b"".join(chunk)
         except CompactedError as exc:
@@ -645,27 +653,44 @@ class ObjectAPI:
                 f"cannot resume from it: list again and watch from the list's resourceVersion"
             ) from exc
 
-    def _event_matches(self, info: KindInfo, event: StoreEvent, labels, fields) -> bool:
-        msg = event.cache.get("msg")
+    def _filtered_type(self, info: KindInfo, event: StoreEvent, labels, fields) -> int | None:
+        """How a watcher with selectors sees an event, as Kubernetes does: an object that
+        starts matching is ADDED, one that stops matching is DELETED; None if it never matched."""
+        now = self._parsed_matches(info, event, "msg", event.value, labels, fields)
+        natural = self._natural_type(event)
+        if natural != svc.EVENT_TYPE_MODIFIED or event.prev_value is None:
+            return natural if now else None
+        before = self._parsed_matches(info, event, "prev", event.prev_value, labels, fields)
+        if now and before:
+            return svc.EVENT_TYPE_MODIFIED
+        if now:
+            return svc.EVENT_TYPE_ADDED
+        return svc.EVENT_TYPE_DELETED if before else None
+
+    def _parsed_matches(self, info: KindInfo, event: StoreEvent, slot: str, value: bytes, labels, fields) -> bool:
+        msg = event.cache.get(slot)
         if msg is None:
             msg = info.message()
-            msg.ParseFromString(event.value)
-            event.cache["msg"] = msg
+            msg.ParseFromString(value)
+            event.cache[slot] = msg
         return self._matches(msg, labels, fields)
 
     @staticmethod
-    def _encoded(message_full_name: str, event: StoreEvent) -> bytes:
-        data = event.cache.get("wire")
+    def _natural_type(event: StoreEvent) -> int:
+        if event.type == StoreEventType.DELETE:
+            return svc.EVENT_TYPE_DELETED
+        return svc.EVENT_TYPE_ADDED if event.created else svc.EVENT_TYPE_MODIFIED
+
+    @classmethod
+    def _encoded(cls, message_full_name: str, event: StoreEvent, event_type: int | None = None) -> bytes:
+        """The event as a WatchResponse entry, encoded once per (event, type) and shared."""
+        event_type = cls._natural_type(event) if event_type is None else event_type
+        slot = ("wire", event_type)
+        data = event.cache.get(slot)
         if data is None:
-            if event.type == StoreEventType.DELETE:
-                event_type = svc.EVENT_TYPE_DELETED
-            elif event.created:
-                event_type = svc.EVENT_TYPE_ADDED
-            else:
-                event_type = svc.EVENT_TYPE_MODIFIED
             obj = wire.object_bytes(message_full_name, wire.with_revision(message_full_name, event.value, event.revision))
             data = wire.watch_event_entry(event_type, obj, event.revision)
-            event.cache["wire"] = data
+            event.cache[slot] = data
         return data
 
     # -- bootstrap ---------------------------------------------------------------------------

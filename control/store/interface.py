@@ -68,6 +68,9 @@ class StoreEvent:
     revision: int
     create_revision: int
     created: bool = False
+    # The value before a PUT that changed an existing key, when known (events read back from
+    # disk do not carry it): lets a filtered watch turn "starts matching" into ADDED.
+    prev_value: bytes | None = field(default=None, repr=False, compare=False)
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 

@@ -227,7 +227,15 @@ class SqliteStore:
             self._keys.put(kv)
             batch.rows.append((rev, op.key, op.value, create_rev, 0))
             batch.events.append(
-                StoreEvent(StoreEventType.PUT, op.key, op.value, rev, create_rev, created=current is None)
+                StoreEvent(
+                    StoreEventType.PUT,
+                    op.key,
+                    op.value,
+                    rev,
+                    create_rev,
+                    created=current is None,
+                    prev_value=None if current is None else current.value,
+                )
             )
         return kv, batch
 

@@ -169,3 +169,40 @@ def test_watch_from_compacted_revision_is_out_of_range(server_factory):
         c.update(first)
         ev = next(c.watch("ConfigMap", resource_version=rv))
         assert ev.object.config_map.data["n"] == "last"
+
+
+def test_filtered_watch_sees_objects_enter_and_leave_the_selection(client):
+    """As a kubelet's watch of spec.nodeName=N does: binding is ADDED, unbinding-by-delete is
+    DELETED, and changes outside the selection are not sent."""
+    client.create(namespace("selection"))
+    start = client.list("Pod", "selection").resource_version
+    pod = MINIMAL["Pod"]("mover")
+    pod.metadata.namespace = "selection"
+    client.create(pod)
+    client.bind("mover", "node-x", namespace="selection")
+    bound = client.get("Pod", "mover", "selection")
+    bound.metadata.labels["touched"] = "yes"
+    client.update(bound)
+    client.delete("Pod", "mover", "selection", grace_period_seconds=0)
+    seen = []
+    for ev in client.watch("Pod", "selection", resource_version=start, field_selector="spec.nodeName=node-x"):
+        seen.append(ev.type)
+        if len(seen) == 3:
+            break
+    assert seen == [svc.EVENT_TYPE_ADDED, svc.EVENT_TYPE_MODIFIED, svc.EVENT_TYPE_DELETED]
+    unbound = []
+    for ev in client.watch("Pod", "selection", resource_version=start, field_selector="spec.nodeName="):
+        unbound.append(ev.type)
+        if len(unbound) == 2:
+            break
+    assert unbound == [svc.EVENT_TYPE_ADDED, svc.EVENT_TYPE_DELETED]  # created, then bound away
+
+
+def test_update_with_another_uid_is_a_conflict(client):
+    cm = client.create(MINIMAL["ConfigMap"]("recreated"))
+    client.delete("ConfigMap", "recreated", "default")
+    client.create(MINIMAL["ConfigMap"]("recreated"))
+    cm.metadata.resource_version = ""
+    with pytest.raises(APIStatusError) as exc:
+        client.update(cm)
+    assert exc.value.code == grpc.StatusCode.ABORTED and "UID" in exc.value.message
