@@ -67,12 +67,16 @@ def register_up(sub: argparse._SubParsersAction) -> None:
         "up",
         help="start a local cluster in the background",
         description="Start a local Shoal cluster in the background and wait until it is ready.",
-        epilog="example:\n  shoal up && shoal down",
+        epilog="examples:\n  shoal up\n  shoal up --agents 2 --sim-nodes 100\n  shoal down",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data-dir", default=default_data_dir(), help="(default: %(default)s)")
     p.add_argument("--listen", default=DEFAULT_LISTEN, help="(default: %(default)s)")
-    p.set_defaults(func=lambda a: __import__("shoal.control.local_cluster", fromlist=["up"]).up(a.data_dir, a.listen))
+    p.add_argument("--agents", type=int, default=None, help="node agents with a real runtime (default: 1)")
+    p.add_argument("--sim-nodes", type=int, default=None, help="hollow (sim) nodes besides them (default: 0)")
+    p.add_argument("--runtime", default=None, help="runtime of the agents: auto, runc, crun, process, sim")
+    p.add_argument("--registry", default=None, help='HOST:PORT of the local registry, or "none"')
+    p.set_defaults(func=_run_up)
 
 
 def register_down(sub: argparse._SubParsersAction) -> None:
@@ -85,3 +89,10 @@ def register_down(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", default=default_data_dir(), help="(default: %(default)s)")
     p.set_defaults(func=lambda a: __import__("shoal.control.local_cluster", fromlist=["down"]).down(a.data_dir))
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    from shoal.control.local_cluster import up
+
+    return up(args.data_dir, args.listen, agents=args.agents, sim_nodes=args.sim_nodes,
+              runtime=args.runtime, registry=args.registry)

@@ -1,0 +1,1 @@
+"""Container runtimes behind one interface (``base.Runtime``): sim, process, runc / crun."""
