@@ -1,4 +1,4 @@
-"""The kinds Shoal serves, and the move between Kubernetes manifests and shoal.v1 messages.
+"""The kinds Shoal serves, and the way from shoal.v1 messages back to Kubernetes' JSON.
 
 One KindInfo per kind: its names (as kubectl knows them), apiVersion, scope, message class and
 the field of the ``Object`` envelope that carries it.
@@ -7,12 +7,13 @@ the field of the ``Object`` envelope that carries it.
     wrap(pod) -> Object                              unwrap(obj) -> (KindInfo, pod)
 
 Manifests and protobuf's JSON mapping agree on every field name (the .proto files set
-json_name where Kubernetes' spelling is not plain lowerCamelCase) but differ in two value forms,
-which ``to_proto_json`` / ``from_proto_json`` convert, guided by the message descriptors:
+json_name where Kubernetes' spelling is not plain lowerCamelCase) but differ in value forms,
+which ``from_proto_json`` / ``to_manifest`` convert, guided by the message descriptors:
 
     IntOrString    manifest 8080 / "http"     proto JSON {"intVal": 8080} / {"strVal": "http"}
-    quantity       manifest 4 or 0.5 allowed  proto JSON strings only ("4", "0.5")
-    int64          manifest numbers           proto JSON prints strings ("3"), reads both
+    int64          manifest numbers           proto JSON prints strings ("3")
+
+Reading a manifest into a message is shoal.proto.manifests.from_dict.
 """
 
 from __future__ import annotations
@@ -38,14 +39,11 @@ from shoal.v1.object_pb2 import Object
 
 __all__ = [
     "KindInfo",
-    "ManifestError",
     "UnknownKindError",
     "all_kinds",
     "by_kind",
     "from_proto_json",
-    "parse_manifest",
     "to_manifest",
-    "to_proto_json",
     "unwrap",
     "wrap",
 ]
@@ -84,10 +82,6 @@ class UnknownKindError(KeyError):
     def __str__(self) -> str:
         # KeyError would print the repr of its argument, quotes and all.
         return str(self.args[0]) if self.args else "unknown kind"
-
-
-class ManifestError(ValueError):
-    """A manifest that does not map onto its kind's message; the text names the field."""
 
 
 _KINDS: tuple[KindInfo, ...] = (
@@ -193,38 +187,6 @@ def unwrap(obj: Object) -> tuple[KindInfo, Message]:
     return _BY_FIELD[which], getattr(obj, which)
 
 
-def parse_manifest(doc: Mapping[str, Any]) -> Object:
-    """The Object for one Kubernetes manifest (a decoded YAML or JSON document).
-
-    The manifest's kind must be a kind's exact name ("Pod", not "pods") and its apiVersion the
-    one that kind is served at. Unknown fields and ill-typed values are errors. Raises
-    ManifestError (or UnknownKindError) with a message naming the kind, object and field.
-    """
-    if not isinstance(doc, Mapping):
-        raise ManifestError(f"a manifest must be a mapping, not {type(doc).__name__}")
-    kind = doc.get("kind")
-    if not isinstance(kind, str) or not kind:
-        raise ManifestError("the manifest has no kind")
-    info = by_kind(kind)
-    if kind != info.kind:
-        shown = kind[:_MAX_NAME_SHOWN]
-        raise ManifestError(f"kind {shown!r} is not a kind's name; did you mean {info.kind!r}?")
-    api_version = doc.get("apiVersion")
-    if api_version != info.api_version:
-        shown = str(api_version)[:_MAX_NAME_SHOWN]
-        raise ManifestError(f"{info.kind} is served as apiVersion {info.api_version!r}, not {shown!r}")
-    envelope = Object()
-    msg = getattr(envelope, info.field)
-    msg.SetInParent()
-    try:
-        json_format.ParseDict(to_proto_json(doc, info.message.DESCRIPTOR), msg)
-    except json_format.ParseError as exc:
-        # The first line names the field; later lines list every field of the message.
-        detail = str(exc).split("\n", 1)[0]
-        raise ManifestError(f"{info.kind} {_manifest_name(doc)}: {detail}") from None
-    return envelope
-
-
 def to_manifest(obj: Object | Message) -> dict[str, Any]:
     """The Kubernetes JSON form of an object (an Object envelope or a kind's message): proto
     JSON with IntOrString values as bare numbers or strings and int64 values as numbers."""
@@ -232,17 +194,11 @@ def to_manifest(obj: Object | Message) -> dict[str, Any]:
     return from_proto_json(json_format.MessageToDict(msg), msg.DESCRIPTOR)
 
 
-def to_proto_json(doc: Mapping[str, Any], descriptor: Descriptor) -> dict[str, Any]:
-    """A copy of ``doc`` (the Kubernetes JSON of a message of type ``descriptor``) in protobuf's
-    JSON mapping: IntOrString values as {"intVal": n} / {"strVal": s}, quantities written as
-    JSON numbers as strings. Unknown keys and ill-typed values are left for ParseDict to report."""
-    return _convert_message(doc, descriptor, to_proto=True)
-
-
 def from_proto_json(data: Mapping[str, Any], descriptor: Descriptor) -> dict[str, Any]:
-    """The inverse of to_proto_json for MessageToDict output: IntOrString values collapse to a
-    bare number or string, int64 values (strings in proto JSON) become numbers."""
-    return _convert_message(data, descriptor, to_proto=False)
+    """Kubernetes' JSON from MessageToDict output: IntOrString values collapse to a bare number
+    or string, int64 values (strings in proto JSON) become numbers. (The other direction, a
+    manifest into a message, is shoal.proto.manifests.from_dict.)"""
+    return _convert_message(data, descriptor)
 
 
 _INT_OR_STRING = meta_pb2.IntOrString.DESCRIPTOR.full_name
@@ -263,57 +219,37 @@ def _fields(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return fields
 
 
-def _is_quantity(fd: FieldDescriptor) -> bool:
-    return fd.has_options and fd.GetOptions().Extensions[meta_pb2.quantity]
-
-
-def _convert_message(
-    doc: Mapping[str, Any], descriptor: Descriptor, to_proto: bool
-) -> dict[str, Any]:
+def _convert_message(doc: Mapping[str, Any], descriptor: Descriptor) -> dict[str, Any]:
     fields = _fields(descriptor)
     out: dict[str, Any] = {}
     for key, item in doc.items():
         fd = fields.get(key)
-        out[key] = item if fd is None else _convert_field(item, fd, to_proto)
+        out[key] = item if fd is None else _convert_field(item, fd)
     return out
 
 
-def _convert_field(item: Any, fd: FieldDescriptor, to_proto: bool) -> Any:
-    quantity = _is_quantity(fd)
+def _convert_field(item: Any, fd: FieldDescriptor) -> Any:
     entry = fd.message_type
     if entry is not None and entry.GetOptions().map_entry:
         if not isinstance(item, Mapping):
             return item
         value_fd = entry.fields_by_name["value"]
-        return {k: _convert_value(v, value_fd, quantity, to_proto) for k, v in item.items()}
+        return {k: _convert_value(v, value_fd) for k, v in item.items()}
     if fd.is_repeated and isinstance(item, list):
-        return [_convert_value(v, fd, quantity, to_proto) for v in item]
-    return _convert_value(item, fd, quantity, to_proto)
+        return [_convert_value(v, fd) for v in item]
+    return _convert_value(item, fd)
 
 
-def _convert_value(item: Any, fd: FieldDescriptor, quantity: bool, to_proto: bool) -> Any:
+def _convert_value(item: Any, fd: FieldDescriptor) -> Any:
     message_type = fd.message_type
     if message_type is not None:
         if message_type.full_name == _INT_OR_STRING:
-            return _int_or_string_to_proto(item) if to_proto else _int_or_string_from_proto(item)
+            return _int_or_string_from_proto(item)
         if message_type.full_name.startswith("shoal.") and isinstance(item, Mapping):
-            return _convert_message(item, message_type, to_proto)
+            return _convert_message(item, message_type)
         return item
-    if to_proto and quantity and isinstance(item, (int, float)) and not isinstance(item, bool):
-        # Kubernetes accepts quantities as JSON numbers; proto JSON wants a string.
-        return str(item) if isinstance(item, int) else repr(item)
-    if not to_proto and fd.type in _INT64_TYPES and isinstance(item, str):
+    if fd.type in _INT64_TYPES and isinstance(item, str):
         return int(item)
-    return item
-
-
-def _int_or_string_to_proto(item: Any) -> Any:
-    if isinstance(item, bool):
-        return item  # neither an int nor a string in Kubernetes: let ParseDict refuse it
-    if isinstance(item, int):
-        return {"intVal": item}
-    if isinstance(item, str):
-        return {"strVal": item}
     return item
 
 
@@ -323,11 +259,3 @@ def _int_or_string_from_proto(item: Any) -> Any:
     if "strVal" in item:
         return item["strVal"]
     return item.get("intVal", 0)
-
-
-def _manifest_name(doc: Mapping[str, Any]) -> str:
-    metadata = doc.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    if not isinstance(name, str) or not name:
-        return "(unnamed)"
-    return repr(name[:_MAX_NAME_SHOWN])

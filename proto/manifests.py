@@ -61,7 +61,7 @@ STDIN = "STDIN"  # the source name of "-f -", as kubectl prints it
 _MAX_SHOWN = 64
 
 
-class ManifestError(kinds.ManifestError):
+class ManifestError(ValueError):
     """A manifest that cannot be read or does not map onto its kind. ``str()`` is one line:
     ``<source>: document <n> (<Kind> "<name>"): <field path>: <reason>`` (parts that are not
     known are left out)."""

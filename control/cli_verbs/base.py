@@ -152,7 +152,7 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
 def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
     """The one line a failure prints."""
     from shoal.proto.client import APIStatusError
-    from shoal.proto.kinds import ManifestError
+    from shoal.proto.manifests import ManifestError
 
     if isinstance(exc, APIStatusError):
         import grpc

@@ -12,7 +12,8 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from shoal.proto.kinds import by_kind, from_proto_json, to_proto_json
+from shoal.proto.kinds import by_kind, from_proto_json
+from shoal.proto.manifests import from_dict
 from shoal.v1 import (
     apps_pb2,
     autoscaling_pb2,
@@ -56,9 +57,7 @@ def _documents(name: str) -> list[dict]:
 
 
 def _parse(doc: dict):
-    message = by_kind(doc["kind"]).message()
-    json_format.ParseDict(to_proto_json(doc, message.DESCRIPTOR), message, ignore_unknown_fields=False)
-    return message
+    return from_dict(doc)  # unknown fields are errors
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
