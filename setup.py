@@ -107,6 +107,7 @@ setup(
             "server = shoal.control.commands:register_server",
             "up = shoal.control.commands:register_up",
             "down = shoal.control.commands:register_down",
+            "place = shoal.sched.commands:register_place",
             "agent = shoal.node.commands:register_agent",
             "image = shoal.node.commands:register_image",
             "apply = shoal.control.cli_verbs.apply:register_apply",

@@ -1,0 +1,156 @@
+"""`shoal place`: the scheduler without a cluster, from Node and Pod manifests.
+
+Registered through the `shoal.commands` entry point; importing this module loads nothing heavy
+(the root command imports every part's register function on each run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+# Kinds a manifest file may carry besides the Nodes / Pods it is given for: they feed
+# namespaceSelector, default topology spreading and priority class resolution.
+CONTEXT_KINDS = ("Namespace", "Service", "ReplicaSet", "PriorityClass")
+
+EXAMPLE = """\
+example:
+  shoal place --nodes nodes.yaml --pods pods.yaml -o table
+  shoal place --nodes nodes.yaml --pods pods.yaml --existing bound.yaml \\
+      --profile scheduler-config.yaml --seed 7 -o json
+
+Files hold Kubernetes manifests: several documents separated by '---', or a List (kind: List,
+items: [...]). Namespaces, Services, ReplicaSets and PriorityClasses found in any of them are
+used for namespaceSelector terms, default topology spreading and priorityClassName.
+"""
+
+
+def register_place(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "place",
+        help="place pods on nodes offline, as kube-scheduler would",
+        description=(
+            "Place pods on nodes without a cluster, with kube-scheduler's plugins, weights and "
+            "messages, and print where each pod goes or why it cannot go anywhere."
+        ),
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--nodes", required=True, metavar="FILE", help="Node manifests")
+    p.add_argument("--pods", required=True, metavar="FILE", help="Pod manifests to place")
+    p.add_argument("--existing", metavar="FILE", help="pods already bound to nodes (spec.nodeName set)")
+    p.add_argument("--profile", metavar="FILE", help="a KubeSchedulerConfiguration (default: kube-scheduler's defaults)")
+    p.add_argument("--seed", type=int, default=0, help="tie-break seed; equal seeds replay equal placements (default: 0)")
+    p.add_argument("-o", "--output", choices=("json", "yaml", "table"), default="table", help="output format (default: table)")
+    p.add_argument("--explain", action="store_true", help="add, for each unschedulable pod, what would make it fit")
+    p.add_argument(
+        "--no-equivalence",
+        action="store_true",
+        help="score every node for every pod instead of sharing work between equal pods (same result)",
+    )
+    p.set_defaults(func=run_place)
+
+
+class InputError(Exception):
+    """A problem with the command's inputs, reported as one line."""
+
+
+def _load(path: str, wanted: str, context: dict[str, list]) -> list:
+    from shoal.proto import manifests
+
+    try:
+        objects = manifests.load([path])
+    except manifests.ManifestError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    out = []
+    for m in objects:
+        if m.info.kind == wanted:
+            out.append(m.message)
+        elif m.info.kind in CONTEXT_KINDS:
+            context[m.info.kind].append(m.message)
+        else:
+            raise InputError(f"{m.where}: expected {wanted} objects in this file, not {m.info.kind}")
+    return out
+
+
+def run_place(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .api import PlacementInputError, place
+    from .framework.config import ConfigError, load_config
+    from .podinfo import PodSpecError
+
+    context: dict[str, list] = {k: [] for k in CONTEXT_KINDS}
+    nodes = _load(args.nodes, "Node", context)
+    pods = _load(args.pods, "Pod", context)
+    existing = _load(args.existing, "Pod", context) if args.existing else []
+    try:
+        profiles = load_config(args.profile) if args.profile else None
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        result = place(
+            nodes,
+            pods,
+            existing,
+            profiles,
+            args.seed,
+            namespaces=context["Namespace"],
+            services=context["Service"],
+            replica_sets=context["ReplicaSet"],
+            priority_classes=context["PriorityClass"],
+            equivalence=not args.no_equivalence,
+            explain=args.explain,
+        )
+    except (PlacementInputError, PodSpecError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    doc = result.to_dict()
+    if args.explain:
+        doc["explanations"] = [result.explanations[u.pod] for u in result.unschedulable if u.pod in result.explanations]
+    if args.output == "json":
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.output == "yaml":
+        import yaml
+
+        yaml.safe_dump(doc, sys.stdout, sort_keys=False, width=1 << 16)
+    else:
+        _table(doc, result)
+    return 0
+
+
+def _table(doc: dict[str, Any], result) -> None:
+    rows = [(a["pod"], a["node"], "") for a in doc["assignments"]]
+    for u in result.unschedulable:
+        note = u.message
+        if u.nominated_node:
+            note += f" (preemption would evict {len(u.victims)} pod(s) on {u.nominated_node})"
+        rows.append((u.pod, "<none>", note))
+    width_pod = max([len("POD")] + [len(r[0]) for r in rows])
+    width_node = max([len("NODE")] + [len(r[1]) for r in rows])
+    out = sys.stdout
+    out.write(f"{'POD':<{width_pod}}  {'NODE':<{width_node}}  REASON\n")
+    for pod, node, note in rows:
+        out.write(f"{pod:<{width_pod}}  {node:<{width_node}}  {note}".rstrip() + "\n")
+    stats = doc["stats"]
+    out.write(
+        f"\n{len(doc['assignments'])} placed, {len(doc['unschedulable'])} unschedulable; "
+        f"{stats['pods']} pods in {stats['seconds']:.3f}s ({stats['pods_per_second']:.0f} pods/s)\n"
+    )
+    for e in doc.get("explanations", []):
+        out.write(f"\n{e['pod']}:\n")
+        for r in e["reasons"]:
+            out.write(f"  {r['nodes']} {r['reason']}" + (f": {r['hint']}" if r.get("hint") else "") + "\n")
+        if e.get("preemption"):
+            p = e["preemption"]
+            out.write(f"  preemption: would evict {', '.join(p['victims'])} on {p['node']}\n")

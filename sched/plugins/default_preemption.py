@@ -1,0 +1,175 @@
+"""DefaultPreemption (PostFilter): which lower-priority pods would have to go, and where.
+
+1. Eligibility: preemptionPolicy Never, or a terminating preempted pod still on the nominated
+   node, end it here.
+2. Candidates: nodes whose filter status is Unschedulable (not unresolvable), dry-run from a
+   seeded offset until max(n * minCandidateNodesPercentage / 100, minCandidateNodesAbsolute)
+   candidates are found.
+3. On each node (SelectVictimsOnNode): remove every lower-priority pod; if the pod still does not
+   fit, the filter's status is the node's; else reprieve victims, most important first
+   (priority, then earlier start), keeping each one the pod still fits beside.
+4. Node choice: fewest PDB violations (none offline), lowest top victim priority, smallest sum
+   of (priority + MaxInt32 + 1), fewest victims, latest start among the top-priority victims,
+   then the first in dry-run order.
+
+Offline nothing is evicted: the result is the nominated node and its victims. The dry runs
+really remove pods from the snapshot and put them back, so every filter sees the node as it
+would be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from shoal.native.reference import pod_salt
+
+from ..framework.fit_error import Diagnosis, fit_error_message
+from ..framework.interface import POST_FILTER, Cycle, Plugin, PluginArgsError
+from ..framework.status import Code, Status
+from ..podinfo import PodInfo
+from ._args import check_fields, int_field
+
+NAME = "DefaultPreemption"
+PREFIX = "preemption: "
+REASON_NEVER = "not eligible due to preemptionPolicy=Never."
+REASON_TERMINATING = "not eligible due to a terminating pod on the nominated node."
+REASON_NO_VICTIMS = "No preemption victims found for incoming pod"
+REASON_NOT_HELPFUL = "Preemption is not helpful for scheduling"
+MAX_INT32 = 2**31 - 1
+
+
+@dataclass
+class Candidate:
+    node: int
+    victims: list[PodInfo]  # most important first
+
+
+class DefaultPreemption(Plugin):
+    NAME = NAME
+    POINTS = frozenset({POST_FILTER})
+
+    def __init__(self, args=None, profile=None, min_percentage: int = 10, min_absolute: int = 100) -> None:
+        super().__init__(args, profile)
+        self.min_percentage = min_percentage
+        self.min_absolute = min_absolute
+
+    def post_filter(self, cycle: Cycle, diagnosis: Diagnosis, framework) -> tuple[object, Status]:
+        from ..framework.runtime import PostFilterResult
+
+        eligible, reason = self.eligible(cycle, diagnosis)
+        if not eligible:
+            return None, Status.unschedulable(PREFIX + reason, plugin=NAME)
+        candidates, statuses = self.find_candidates(cycle, diagnosis, framework)
+        if not candidates:
+            message = fit_error_message(cycle.n_nodes, statuses)
+            return None, Status.unschedulable(PREFIX + message, plugin=NAME)
+        best = self.select_candidate(cycle.snapshot, candidates)
+        name = cycle.snapshot.nodes[best.node].name
+        return PostFilterResult(name, best.victims), Status()
+
+    # -- 1 ---------------------------------------------------------------------------------------
+
+    def eligible(self, cycle: Cycle, diagnosis: Diagnosis) -> tuple[bool, str]:
+        pod = cycle.pod
+        if pod.cls.preempt_never:
+            return False, REASON_NEVER
+        nominated = pod.nominated_node_name
+        n = cycle.snapshot.node_index.get(nominated) if nominated else None
+        if n is not None:
+            status = diagnosis.status_of(n)
+            if status is not None and status.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                return True, ""
+            for other in cycle.snapshot.pods_on(n):
+                if other.priority < pod.priority and other.terminating and other.preempted_by_scheduler:
+                    return False, REASON_TERMINATING
+        return True, ""
+
+    # -- 2 and 3 -----------------------------------------------------------------------------------
+
+    def candidates_wanted(self, n: int) -> int:
+        k = n * self.min_percentage // 100
+        return min(max(k, self.min_absolute), n)
+
+    def find_candidates(self, cycle: Cycle, diagnosis: Diagnosis, framework) -> tuple[list[Candidate], Diagnosis]:
+        codes = diagnosis.codes()
+        potential = np.flatnonzero(codes == Code.UNSCHEDULABLE)
+        n_all = cycle.n_nodes
+        statuses = Diagnosis(np.full(n_all, -1, dtype=np.int32), [], Status.unresolvable(REASON_NOT_HELPFUL))
+        if len(potential) == 0:
+            return [], statuses
+        wanted = self.candidates_wanted(len(potential))
+        offset = pod_salt(framework.seed, cycle.cls.key) % len(potential)
+        found: list[Candidate] = []
+        for i in range(len(potential)):
+            node = int(potential[(offset + i) % len(potential)])
+            victims, status = self.select_victims(cycle, node, framework)
+            if status.is_success and victims:
+                found.append(Candidate(node, victims))
+                if len(found) >= wanted:
+                    break
+                continue
+            statuses.status_index[node] = len(statuses.statuses)
+            statuses.statuses.append(status)
+        return found, statuses
+
+    def select_victims(self, cycle: Cycle, node: int, framework) -> tuple[list[PodInfo], Status]:
+        snapshot = cycle.snapshot
+        pod = cycle.pod
+        potential = [p for p in snapshot.pods_on(node) if p.priority < pod.priority]
+        if not potential:
+            return [], Status.unresolvable(REASON_NO_VICTIMS, plugin=NAME)
+        starts = {id(p): snapshot.start_of(p) for p in potential}
+        order = sorted(potential, key=lambda p: (-p.priority, starts[id(p)], p.order))
+        for victim in potential:
+            snapshot.remove_pod(victim)
+        victims: list[PodInfo] = []
+        try:
+            status = framework.node_status(cycle, node)
+            if not status.is_success:
+                victims = list(potential)
+                return [], status
+            for candidate in order:
+                snapshot.add_pod(candidate, node)
+                if not framework.node_status(cycle, node).is_success:
+                    snapshot.remove_pod(candidate)
+                    victims.append(candidate)
+            return victims, Status()
+        finally:
+            for victim in victims:
+                snapshot.add_pod(victim, node)
+
+    # -- 4 ---------------------------------------------------------------------------------------
+
+    def select_candidate(self, snapshot, candidates: list[Candidate]) -> Candidate:
+        def top_priority(c: Candidate) -> int:
+            return c.victims[0].priority
+
+        def earliest_start_of_top(c: Candidate) -> int:
+            top = top_priority(c)
+            return min(snapshot.start_of(v) for v in c.victims if v.priority == top)
+
+        criteria = (
+            lambda c: 0,  # fewest PDB violations: no PodDisruptionBudgets offline
+            lambda c: -top_priority(c),
+            lambda c: -sum(v.priority + MAX_INT32 + 1 for v in c.victims),
+            lambda c: -len(c.victims),
+            earliest_start_of_top,
+        )
+        remaining = candidates
+        for score in criteria:
+            values = [score(c) for c in remaining]
+            best = max(values)
+            remaining = [c for c, v in zip(remaining, values) if v == best]
+            if len(remaining) == 1:
+                break
+        return remaining[0]
+
+
+def new(args, profile) -> DefaultPreemption:
+    fields = check_fields(NAME, args, ("minCandidateNodesPercentage", "minCandidateNodesAbsolute"))
+    pct = int_field(NAME, "minCandidateNodesPercentage", fields.get("minCandidateNodesPercentage", 10), 0, 100)
+    absolute = int_field(NAME, "minCandidateNodesAbsolute", fields.get("minCandidateNodesAbsolute", 100), 0)
+    if pct == 0 and absolute == 0:
+        raise PluginArgsError(f"{NAME} args: minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0")
+    return DefaultPreemption(args, profile, pct, absolute)
