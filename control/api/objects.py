@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterable
 
 from google.protobuf import message as pb_message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from shoal.control.api import wire
 from shoal.control.api.admission import Admission
@@ -135,12 +136,9 @@ class ObjectAPI:
             )
         return data
 
-    def _now(self):
-        from google.protobuf.timestamp_pb2 import Timestamp
-
-        ts = Timestamp()
-        ts.FromNanoseconds(int(self.clock() * 1e9) // 1_000_000_000 * 1_000_000_000)
-        return ts
+    def _now(self) -> Timestamp:
+        """Now, in whole seconds as Kubernetes' metadata timestamps are."""
+        return Timestamp(seconds=int(self.clock()))
 
     def _namespace_of(self, info: KindInfo, msg) -> str:
         if not info.namespaced:
@@ -174,7 +172,8 @@ class ObjectAPI:
         namespace = self._namespace_of(info, msg)
         self._require_namespace(info, namespace, meta.name)
         meta.uid = new_uid()
-        meta.creation_timestamp.CopyFrom(self._now())
+        meta.creation_timestamp.seconds = int(self.clock())
+        meta.creation_timestamp.nanos = 0
         meta.resource_version = ""
         meta.generation = 1
         meta.ClearField("deletion_timestamp")
