@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from shoal.proto import kinds
 from shoal.v1 import meta_pb2
+from shoal.proto.labels import selector_matches  # noqa: F401 (re-exported for the controllers)
 
 FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
@@ -113,32 +114,6 @@ def object_reference(obj) -> meta_pb2.ObjectReference:
 
 
 # -- label selectors -----------------------------------------------------------------------------
-
-
-def selector_matches(selector: meta_pb2.LabelSelector, labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector selects these labels. An empty selector selects everything
-    (callers that must treat it as "nothing", as workload controllers do, check first)."""
-    for key, value in selector.match_labels.items():
-        if labels.get(key) != value:
-            return False
-    for req in selector.match_expressions:
-        present = req.key in labels
-        op = req.operator
-        if op == "In":
-            if not present or labels[req.key] not in req.values:
-                return False
-        elif op == "NotIn":
-            if present and labels[req.key] in req.values:
-                return False
-        elif op == "Exists":
-            if not present:
-                return False
-        elif op == "DoesNotExist":
-            if present:
-                return False
-        else:
-            return False
-    return True
 
 
 def selector_is_empty(selector: meta_pb2.LabelSelector) -> bool:

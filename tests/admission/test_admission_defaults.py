@@ -44,7 +44,7 @@ def patched(base: dict, changes: dict) -> dict:
 
 
 def defaulted(manifest: dict) -> dict:
-    info, msg = kinds.unwrap(kinds.parse_manifest(manifest))
+    info, msg = kinds.unwrap(_envelope(manifest))
     defaulting.apply_defaults(info, msg)
     return kinds.to_manifest(msg)
 
@@ -268,3 +268,10 @@ def test_repeated_pod_specs_get_the_same_defaults_as_the_first():
     other = defaulted(patched(POD, {"spec.restartPolicy": "Never"}))
     assert other["spec"]["restartPolicy"] == "Never"
     assert defaulted(POD)["spec"]["restartPolicy"] == "Always"
+
+
+def _envelope(doc):
+    """The Object for a manifest (as the CLI reads it)."""
+    from shoal.proto.manifests import from_dict
+
+    return kinds.wrap(from_dict(doc))

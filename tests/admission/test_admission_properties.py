@@ -99,7 +99,7 @@ def objects(draw, kind: str):
     info = kinds.by_kind(kind)
     msg = info.message()
     if draw(st.booleans()) and kind in VALID_BASES:
-        msg.CopyFrom(kinds.unwrap(kinds.parse_manifest(VALID_BASES[kind]))[1])
+        msg.CopyFrom(kinds.unwrap(_envelope(VALID_BASES[kind]))[1])
         overlay = info.message()
         _fill(draw, overlay, 1)
         msg.MergeFrom(overlay)
@@ -161,7 +161,7 @@ def test_random_updates_yield_success_or_invalid(kind, data):
 
 
 def _pod():
-    info, msg = kinds.unwrap(kinds.parse_manifest(VALID_BASES["Pod"]))
+    info, msg = kinds.unwrap(_envelope(VALID_BASES["Pod"]))
     msg.metadata.namespace = "default"
     return info, msg
 
@@ -218,3 +218,10 @@ def test_extreme_numbers_in_every_int_field_of_a_pod(number):
 
     fill(pod)
     admit(info, pod)
+
+
+def _envelope(doc):
+    """The Object for a manifest (as the CLI reads it)."""
+    from shoal.proto.manifests import from_dict
+
+    return kinds.wrap(from_dict(doc))

@@ -30,7 +30,7 @@ def patched(base: dict, changes: dict) -> dict:
 
 def stored(manifest: dict):
     """The object as a create would have stored it (defaulted and valid)."""
-    info, msg = kinds.unwrap(kinds.parse_manifest(manifest))
+    info, msg = kinds.unwrap(_envelope(manifest))
     if info.namespaced:
         msg.metadata.namespace = "default"
     defaulting.apply_defaults(info, msg)
@@ -43,7 +43,7 @@ def update(old_manifest: dict, changes: dict) -> None:
     (as `kubectl edit` does)."""
     info, old = stored(old_manifest)
     read_back = kinds.to_manifest(old) | {"apiVersion": info.api_version, "kind": info.kind}
-    info, new = kinds.unwrap(kinds.parse_manifest(patched(read_back, changes)))
+    info, new = kinds.unwrap(_envelope(patched(read_back, changes)))
     if info.namespaced:
         new.metadata.namespace = "default"
     defaulting.apply_defaults(info, new)
@@ -154,3 +154,10 @@ def test_pvc_cannot_shrink_below_its_capacity():
     new.spec.resources.requests["storage"] = "512Mi"
     with pytest.raises(Invalid, match="spec.resources.requests.storage: Forbidden"):
         validation.validate(info, new, old)
+
+
+def _envelope(doc):
+    """The Object for a manifest (as the CLI reads it)."""
+    from shoal.proto.manifests import from_dict
+
+    return kinds.wrap(from_dict(doc))

@@ -33,7 +33,7 @@ def patched(base: dict, changes: dict) -> dict:
 
 def admit(manifest: dict) -> None:
     """Defaults then validates a manifest as a create would (namespace filled as the API does)."""
-    info, msg = kinds.unwrap(kinds.parse_manifest(manifest))
+    info, msg = kinds.unwrap(_envelope(manifest))
     if info.namespaced and not msg.metadata.namespace:
         msg.metadata.namespace = "default"
     defaulting.apply_defaults(info, msg)
@@ -571,7 +571,7 @@ def test_invalid_objects_are_refused_naming_the_field(base, changes, expected):
 def test_volume_without_source_is_refused_when_not_defaulted():
     # Defaulting turns a source-less volume into an emptyDir, as Kubernetes does; validation on
     # its own still refuses one.
-    info, pod = kinds.unwrap(kinds.parse_manifest(patched(POD, {"spec.volumes": [{"name": "v"}]})))
+    info, pod = kinds.unwrap(_envelope(patched(POD, {"spec.volumes": [{"name": "v"}]})))
     pod.metadata.namespace = "default"
     defaulting.apply_defaults(info, pod)
     pod.spec.volumes[0].ClearField("empty_dir")
@@ -580,14 +580,14 @@ def test_volume_without_source_is_refused_when_not_defaulted():
 
 
 def test_cluster_scoped_object_with_a_namespace_is_refused():
-    info, node = kinds.unwrap(kinds.parse_manifest(NODE))
+    info, node = kinds.unwrap(_envelope(NODE))
     node.metadata.namespace = "default"
     with pytest.raises(Invalid, match="metadata.namespace: Forbidden"):
         validation.validate(info, node, None)
 
 
 def test_namespaced_object_without_a_namespace_is_refused():
-    info, pod = kinds.unwrap(kinds.parse_manifest(POD))
+    info, pod = kinds.unwrap(_envelope(POD))
     defaulting.apply_defaults(info, pod)
     with pytest.raises(Invalid, match="metadata.namespace: Required value"):
         validation.validate(info, pod, None)
@@ -599,3 +599,10 @@ def test_every_kind_has_a_valid_example():
 
 def test_every_kind_has_invalid_examples():
     assert {base["kind"] for _, base, _, _ in INVALID} == {info.kind for info in kinds.all_kinds()}
+
+
+def _envelope(doc):
+    """The Object for a manifest (as the CLI reads it)."""
+    from shoal.proto.manifests import from_dict
+
+    return kinds.wrap(from_dict(doc))

@@ -19,6 +19,7 @@ from shoal.control.api.validation.names import (
     mask_trailing_dash,
     qualified_name_problem,
 )
+from shoal.proto.labels import selector_matches  # noqa: F401 (used by the workload rules)
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 SELECTOR_OPERATORS = ("DoesNotExist", "Exists", "In", "NotIn")
@@ -160,31 +161,6 @@ def validate_label_selector(selector, path: str, errs: list[str]) -> None:
 
 def selector_is_empty(selector) -> bool:
     return not selector.match_labels and not selector.match_expressions
-
-
-def selector_matches(selector, labels) -> bool:
-    """Whether a LabelSelector selects an object with these labels (for template checks)."""
-    for key in selector.match_labels:
-        if key not in labels or labels[key] != selector.match_labels[key]:
-            return False
-    for req in selector.match_expressions:
-        op = req.operator
-        present = req.key in labels
-        if op == "In":
-            if not present or labels[req.key] not in req.values:
-                return False
-        elif op == "NotIn":
-            if present and labels[req.key] in req.values:
-                return False
-        elif op == "Exists":
-            if not present:
-                return False
-        elif op == "DoesNotExist":
-            if present:
-                return False
-        else:
-            return False
-    return True
 
 
 def validate_dns_subdomain_field(value: str, path: str, errs: list[str]) -> None:
