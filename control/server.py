@@ -15,7 +15,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from shoal.control.api.objects import ObjectAPI
-from shoal.control.api.servicer import SERVICE_NAME, ClusterServicer
+from shoal.control.api.servicer import NODE_SERVICE_NAME, SERVICE_NAME, ClusterServicer, NodeServicer
 from shoal.control.store.interface import StoreError
 from shoal.control.store.sqlite import SqliteStore
 
@@ -75,10 +75,15 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
         ]
     )
     server.add_generic_rpc_handlers((ClusterServicer(api, bookmark_interval=config.bookmark_interval).handler(),))
+    # -- NodeService: logs/exec proxied to the agents, the utilization window (api/node_proxy.py,
+    # api/utilization.py) --------------------------------------------------------------------
+    server.add_generic_rpc_handlers((NodeServicer(api).handler(),))
+    # -- end NodeService -------------------------------------------------------------------------
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, NODE_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server
     )
     try:
         port = server.add_insecure_port(config.listen)
@@ -87,6 +92,7 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
         raise StartupError(f"cannot listen on {config.listen}: address in use or not available") from exc
     await server.start()
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health.set(NODE_SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)  # NodeService
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     host = config.listen.rsplit(":", 1)[0]
     print(f"shoal server listening on {host}:{port} (data dir {config.data_dir}, revision {store.revision})", flush=True)

@@ -15,6 +15,8 @@ from shoal.proto import kinds
 from shoal.proto.client import CHANNEL_OPTIONS, APIStatusError
 from shoal.v1 import cluster_service_pb2 as svc
 from shoal.v1 import cluster_service_pb2_grpc as svc_grpc
+from shoal.v1 import node_service_pb2 as nsvc
+from shoal.v1 import node_service_pb2_grpc as nsvc_grpc
 
 NotFound = grpc.StatusCode.NOT_FOUND
 AlreadyExists = grpc.StatusCode.ALREADY_EXISTS
@@ -40,6 +42,7 @@ class NodeAPI:
         self.metadata = (("authorization", f"Bearer {token}"),) if token else None
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.stub = svc_grpc.ClusterServiceStub(self.channel)
+        self.node_stub = nsvc_grpc.NodeServiceStub(self.channel)
 
     async def close(self) -> None:
         await self.channel.close()
@@ -106,3 +109,12 @@ class NodeAPI:
             raise _error(exc) from None
         finally:
             call.cancel()
+
+    async def report_utilization(self, requests: AsyncIterator[nsvc.ReportUtilizationRequest]
+                                 ) -> nsvc.ReportUtilizationResponse:
+        """Sends ``requests`` on one ReportUtilization stream; returns when they end, raises
+        APIStatusError when the stream breaks."""
+        try:
+            return await self.node_stub.ReportUtilization(requests, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None

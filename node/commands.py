@@ -34,6 +34,9 @@ def register_agent(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lease-interval", type=float, default=10.0, help="seconds between Lease renewals")
     p.add_argument("--lease-duration", type=int, default=40, help="leaseDurationSeconds of the node's Lease")
     p.add_argument("--node-status-interval", type=float, default=60.0, help="seconds between node status heartbeats")
+    p.add_argument("--stats-interval", type=float, default=10.0,
+                   help="seconds between utilization reports to the control plane (`shoal top`); 0 turns "
+                   "them off (default: %(default)s)")
     p.add_argument("--backoff-initial", type=float, default=10.0, help="first crash back-off in seconds")
     p.add_argument("--backoff-max", type=float, default=300.0, help="longest crash back-off in seconds")
     p.add_argument("--cpu", default="", help="cpu capacity to report (default: the machine's; hollow: 4)")

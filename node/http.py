@@ -1,13 +1,15 @@
 """The agent's HTTP endpoint: container logs, exec, utilization and each pod's lifecycle story.
 
 The port is published in the Node's status.daemonEndpoints.kubeletEndpoint.Port (as the
-kubelet's is), so the control plane can proxy `shoal logs` / `shoal exec` to it the way the
-kube-apiserver proxies to the kubelet. Until the API has those calls, clients may reach it
-directly. It listens on loopback by default: it has no authentication yet.
+kubelet's is), so the control plane proxies `shoal logs` / `shoal exec` to it the way the
+kube-apiserver proxies to the kubelet (control/api/node_proxy.py). It listens on loopback by
+default: it has no authentication yet.
 
     GET  /healthz
     GET  /containerLogs/{namespace}/{pod}/{container}?tailLines=N&previous=true&follow=true
     POST /exec/{namespace}/{pod}/{container}?command=ls&command=-l     -> {"exitCode": 0, "output": "..."}
+         body: the command's stdin; with &split=true            -> {"exitCode": 0, "stdoutBase64": "...",
+                                                                   "stderrBase64": "..."}
     GET  /stats/summary                                                -> per-container cpu and memory
     GET  /pods                                                         -> each pod's state and story
 """
@@ -15,9 +17,9 @@ directly. It listens on loopback by default: it has no authentication yet.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
-import os
 import urllib.parse
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.node")
 FOLLOW_POLL_SECONDS = 0.2
 MAX_EXEC_SECONDS = 60.0
+MAX_BODY_BYTES = 16 * 1024 * 1024  # an exec's stdin
 
 
 class HTTPError(Exception):
@@ -60,15 +63,21 @@ class AgentHTTP:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request_line = (await reader.readline()).decode(errors="replace").split()
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass  # headers: nothing here needs them
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                key, _, value = line.decode(errors="replace").partition(":")
+                if key.strip().lower() == "content-length" and value.strip().isdigit():
+                    length = int(value.strip())
             if len(request_line) < 2:
                 return
+            if length > MAX_BODY_BYTES:
+                raise HTTPError(400, f"request body over {MAX_BODY_BYTES} bytes")
+            body = await reader.readexactly(length) if length else b""
             method, target = request_line[0], request_line[1]
             url = urllib.parse.urlsplit(target)
             query = urllib.parse.parse_qs(url.query)
             parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
-            await self._route(method, parts, query, writer)
+            await self._route(method, parts, query, writer, body)
         except HTTPError as exc:
             await self._send(writer, exc.status, {"error": str(exc)})
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -86,7 +95,7 @@ class AgentHTTP:
         writer.write(head.encode() + data)
         await writer.drain()
 
-    async def _route(self, method: str, parts: list[str], query: dict, writer) -> None:
+    async def _route(self, method: str, parts: list[str], query: dict, writer, body: bytes = b"") -> None:
         if parts == ["healthz"]:
             await self._send(writer, 200, b"ok", "text/plain")
         elif parts[0] == "containerLogs" and len(parts) == 4:
@@ -94,7 +103,7 @@ class AgentHTTP:
         elif parts[0] == "exec" and len(parts) == 4:
             if method != "POST":
                 raise HTTPError(405, "exec takes POST")
-            await self._exec(parts[1], parts[2], parts[3], query, writer)
+            await self._exec(parts[1], parts[2], parts[3], query, writer, body)
         elif parts == ["stats", "summary"]:
             await self._send(writer, 200, self.summary())
         elif parts == ["pods"]:
@@ -134,6 +143,7 @@ class AgentHTTP:
                 data = f.read()
         except FileNotFoundError:
             data = b""
+        offset = len(data)  # following goes on from exactly what was read
         if tail >= 0:
             lines = data.splitlines(keepends=True)
             data = b"".join(lines[-tail:]) if tail else b""
@@ -142,10 +152,12 @@ class AgentHTTP:
             return
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + data)
         await writer.drain()
-        offset = os.path.getsize(path) if os.path.exists(path) else 0
         worker = self._worker(namespace, pod)
-        while not worker.forgotten:
+        while True:
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            # Decided before the read, so what the container wrote before it ended is sent.
+            rec = worker.machine.containers.get(container)
+            ended = worker.forgotten or rec is None or rec.phase == "exited"
             try:
                 with open(path, "rb") as f:
                     f.seek(offset)
@@ -156,21 +168,27 @@ class AgentHTTP:
                 offset += len(chunk)
                 writer.write(chunk)
                 await writer.drain()
-            rec = worker.machine.containers.get(container)
-            if rec is None or rec.phase == "exited":
+            if ended:
                 break
 
-    async def _exec(self, namespace: str, pod: str, container: str, query: dict, writer) -> None:
+    async def _exec(self, namespace: str, pod: str, container: str, query: dict, writer, stdin: bytes) -> None:
+        """The request body is the command's stdin. "output" is stdout and stderr together, as
+        text; with split=true, stdout and stderr come apart and exact, in base64, instead."""
         command = query.get("command", [])
         if not command:
             raise HTTPError(400, "exec needs at least one command= parameter")
         worker = self._worker(namespace, pod)
         timeout = min(float(query.get("timeout", [str(MAX_EXEC_SECONDS)])[0]), MAX_EXEC_SECONDS)
         try:
-            code, output = await self.agent.runtime.exec_in(worker.uid, container, command, timeout)
+            code, out, err = await self.agent.runtime.exec_streams(worker.uid, container, command, timeout, stdin)
         except Exception as exc:
             raise HTTPError(400, str(exc)) from None
-        await self._send(writer, 200, {"exitCode": code, "output": output.decode(errors="replace")})
+        if query.get("split", ["false"])[0] == "true":
+            answer = {"exitCode": code, "stdoutBase64": base64.b64encode(out).decode(),
+                      "stderrBase64": base64.b64encode(err).decode()}
+        else:
+            answer = {"exitCode": code, "output": (out + err).decode(errors="replace")}
+        await self._send(writer, 200, answer)
 
     def summary(self) -> dict:
         pods: dict[str, dict] = {}

@@ -103,6 +103,7 @@ async def main_async(args: argparse.Namespace) -> int:
         return 1
     fleet = Fleet(api, agents, lease_interval=args.lease_interval, node_status_interval=args.node_status_interval)
     http = None
+    reporting: asyncio.Task | None = None
     try:
         if args.http_port and len(agents) == 1:
             from shoal.node.http import AgentHTTP
@@ -111,6 +112,11 @@ async def main_async(args: argparse.Namespace) -> int:
             await http.start()
             agents[0].config.kubelet_port = http.port
         await _start_with_retries(fleet, stop)
+        if args.stats_interval > 0:
+            from shoal.node.utilization import UtilizationReporter
+
+            reporter = UtilizationReporter(api, agents, interval=args.stats_interval)
+            reporting = asyncio.get_running_loop().create_task(reporter.run(), name="utilization")
         first = agents[0]
         what = f"{len(agents)} hollow nodes" if len(agents) > 1 else f"node {first.name}"
         print(f"shoal agent: {what} registered with {args.server} (runtime {first.runtime.version()}, "
@@ -124,6 +130,9 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        if reporting is not None:
+            reporting.cancel()
+            await asyncio.gather(reporting, return_exceptions=True)
         if http is not None:
             await http.stop()
         await fleet.stop()

@@ -1,4 +1,5 @@
-"""shoal.v1.ClusterService over gRPC: requests in, ObjectAPI calls, status codes out.
+"""shoal.v1.ClusterService and shoal.v1.NodeService over gRPC: requests in, ObjectAPI / NodeProxy /
+UtilizationWindow calls, status codes out.
 
 Registered by hand rather than with the generated ``add_..._to_server`` for two reasons:
 - requests that do not decode (wrong types, 10,000-deep nesting) become INVALID_ARGUMENT with a
@@ -11,19 +12,28 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any, Callable
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from shoal.control.api.errors import APIError
+from shoal.control.api.errors import APIError, Invalid, Unavailable
+from shoal.control.api.node_proxy import NodeProxy
 from shoal.control.api.objects import ObjectAPI
+from shoal.control.api.utilization import UtilizationWindow, node_sample_from_proto
 from shoal.proto import kinds
 from shoal.v1 import cluster_service_pb2 as svc
+from shoal.v1 import node_service_pb2 as nsvc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "shoal.v1.ClusterService"
+NODE_SERVICE_NAME = "shoal.v1.NodeService"
+# Exec output goes back in messages of at most this many bytes.
+EXEC_CHUNK_BYTES = 1024 * 1024
 
 
 class _Undecodable:
@@ -185,3 +195,130 @@ class ClusterServicer:
             response_serializer=lambda data: data,
         )
         return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+def _serialize(msg) -> bytes:
+    return msg.SerializeToString()
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def _duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+# Marks an UNAVAILABLE that the server returns because a pod's node cannot be reached, so clients
+# can tell it from failing to reach the server itself.
+NODE_UNREACHABLE_METADATA = (("shoal-unavailable", "node"),)
+
+
+async def _abort_for_node(context: grpc.aio.ServicerContext, exc: BaseException, method: str):
+    if isinstance(exc, Unavailable):
+        await context.abort(exc.code, exc.message, trailing_metadata=NODE_UNREACHABLE_METADATA)
+    await _abort_for(context, exc, method)
+
+
+class NodeServicer:
+    """shoal.v1.NodeService: logs and exec proxied to the agents (node_proxy.py), and the
+    utilization window the agents fill and `shoal top` reads (utilization.py)."""
+
+    def __init__(self, api: ObjectAPI, *, window: UtilizationWindow | None = None, proxy: NodeProxy | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.proxy = proxy or NodeProxy(api)
+        self.window = window or UtilizationWindow()
+        self.clock = clock
+
+    async def Logs(self, request: nsvc.LogsRequest, context):
+        if isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        if request.since_seconds:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                                "sinceSeconds is not supported yet: the agents keep no per-line timestamps")
+        try:
+            stream = self.proxy.logs(
+                request.namespace or "default", request.name, request.container, follow=request.follow,
+                previous=request.previous, tail_lines=request.tail_lines if request.HasField("tail_lines") else None,
+            )
+            async for chunk in stream:
+                yield nsvc.LogsResponse(data=chunk)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort_for_node(context, exc, "Logs")
+
+    async def Exec(self, request: nsvc.ExecRequest, context):
+        if isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        try:
+            result = await self.proxy.exec(request.namespace or "default", request.name, request.container,
+                                           list(request.command), request.stdin)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort_for_node(context, exc, "Exec")
+            return
+        for field, data in (("stdout", result.stdout), ("stderr", result.stderr)):
+            for start in range(0, len(data), EXEC_CHUNK_BYTES):
+                yield nsvc.ExecResponse(**{field: data[start:start + EXEC_CHUNK_BYTES]})
+        yield nsvc.ExecResponse(exit_code=result.exit_code)
+
+    async def ReportUtilization(self, request_iterator, context) -> nsvc.ReportUtilizationResponse:
+        received = 0
+        try:
+            async for request in request_iterator:
+                if isinstance(request, _Undecodable):
+                    raise Invalid(request.error)
+                now = self.clock()
+                for node in request.nodes:
+                    self.window.record(node_sample_from_proto(node), now)
+                    received += 1
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort_for(context, exc, "ReportUtilization")
+        return nsvc.ReportUtilizationResponse(samples_received=received)
+
+    @_unary("GetUtilization")
+    async def GetUtilization(self, request: nsvc.GetUtilizationRequest, context) -> nsvc.GetUtilizationResponse:
+        try:
+            kind = kinds.by_kind(request.kind).kind
+        except KeyError:
+            kind = request.kind
+        now = self.clock()
+        resp = nsvc.GetUtilizationResponse()
+        if kind == "Node":
+            for node in self.window.nodes(now):
+                resp.items.add(name=node.name, node_name=node.name, cpu_millis=node.cpu_millis,
+                               memory_bytes=node.memory_bytes, timestamp=_timestamp(node.timestamp),
+                               window=_duration(node.window))
+        elif kind == "Pod":
+            for pod in self.window.pods(now, request.namespace):
+                item = resp.items.add(name=pod.name, namespace=pod.namespace, node_name=pod.node_name,
+                                      cpu_millis=pod.cpu_millis, memory_bytes=pod.memory_bytes,
+                                      timestamp=_timestamp(pod.timestamp), window=_duration(pod.window))
+                for c in pod.containers:
+                    item.containers.add(name=c.name, cpu_millis=c.cpu_millis, memory_bytes=c.memory_bytes)
+        else:
+            raise Invalid(f'utilization is kept for kind "Node" or "Pod", not "{request.kind}"')
+        return resp
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        handlers = {
+            "Logs": grpc.unary_stream_rpc_method_handler(
+                self.Logs, request_deserializer=_lenient(nsvc.LogsRequest), response_serializer=_serialize),
+            "Exec": grpc.unary_stream_rpc_method_handler(
+                self.Exec, request_deserializer=_lenient(nsvc.ExecRequest), response_serializer=_serialize),
+            "ReportUtilization": grpc.stream_unary_rpc_method_handler(
+                self.ReportUtilization, request_deserializer=_lenient(nsvc.ReportUtilizationRequest),
+                response_serializer=_serialize),
+            "GetUtilization": grpc.unary_unary_rpc_method_handler(
+                self.GetUtilization, request_deserializer=_lenient(nsvc.GetUtilizationRequest),
+                response_serializer=_serialize),
+        }
+        return grpc.method_handlers_generic_handler(NODE_SERVICE_NAME, handlers)

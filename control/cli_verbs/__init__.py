@@ -1,5 +1,5 @@
 """The kubectl-like verbs of the `shoal` command: apply, create, replace, delete, get, describe,
-scale, label, annotate, events, version and config.
+scale, label, annotate, events, logs, exec, top, version and config.
 
 One module per verb (or per small family of verbs), each offering ``register(subparsers)``
 through the ``shoal.commands`` entry points; the shared pieces:
@@ -10,6 +10,7 @@ through the ``shoal.commands`` entry points; the shared pieces:
     config.py      ~/.shoal/config and `shoal config`
     printers.py    tables and -o formats;  tables.py  kubectl's columns per kind
     jsonpath.py    kubectl's JSONPath templates (-o jsonpath=..., --sort-by, custom-columns)
+    node_calls.py  logs, exec and top: shoal.v1.NodeService calls over the client's channel
 
     argv -> cli.py (argparse, entry points) -> verb -> connection.resolve -> ClusterClient (gRPC)
                                                     -> shoal.proto.manifests (files <-> messages)

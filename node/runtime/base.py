@@ -110,7 +110,15 @@ class Runtime(abc.ABC):
         return []
 
     async def exec_in(self, pod_uid: str, name: str, command: list[str], timeout: float) -> tuple[int, bytes]:
-        """Runs a command in a running container (exec probes, `shoal exec`)."""
+        """Runs a command in a running container (exec probes); returns its exit code and its
+        stdout and stderr together."""
+        code, out, err = await self.exec_streams(pod_uid, name, command, timeout)
+        return code, out + err
+
+    async def exec_streams(self, pod_uid: str, name: str, command: list[str], timeout: float,
+                           stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Runs a command in a running container with ``stdin`` as its input (`shoal exec`);
+        returns its exit code, stdout and stderr."""
         raise RuntimeError_(f"{self.name} runtime cannot exec")
 
     def log_path(self, pod_uid: str, name: str, attempt: int) -> str | None:

@@ -470,12 +470,14 @@ class OCIRuntime(Runtime):
     async def _signal(self, live: LiveContainer, sig: str) -> None:
         await run(self.binary, "--root", self.runc_root, "kill", live.cid, sig, timeout=30)
 
-    async def exec_in(self, pod_uid: str, name: str, command: list[str], timeout: float) -> tuple[int, bytes]:
+    async def exec_streams(self, pod_uid: str, name: str, command: list[str], timeout: float,
+                           stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         live = self._live.get((pod_uid, name))
         if live is None:
             raise RuntimeError_(f"container {name} is not running")
-        result = await run(self.binary, "--root", self.runc_root, "exec", live.cid, *command, timeout=timeout)
-        return result.returncode, result.stdout + result.stderr
+        result = await run(self.binary, "--root", self.runc_root, "exec", live.cid, *command, timeout=timeout,
+                           input=stdin if stdin else None)
+        return result.returncode, result.stdout, result.stderr
 
     # -- after an agent restart ------------------------------------------------------------
 
@@ -523,13 +525,17 @@ class OCIRuntime(Runtime):
         out = []
         now = time.monotonic()
         for (uid, name), live in self._live.items():
-            path = cgroups.container_cgroup(self.node_name, uid, name)
-            cpu = cgroups.cpu_usage_ns(path)
+            cpu, memory = self._usage_counters(uid, name, live)
             last_t, last_cpu = live.cpu_sample
             live.cpu_sample = (now, cpu)
             rate = int((cpu - last_cpu) / (now - last_t)) if last_t and now > last_t else 0
-            out.append(ContainerUsage(uid, name, max(0, rate), cgroups.memory_working_set(path)))
+            out.append(ContainerUsage(uid, name, max(0, rate), memory))
         return out
+
+    def _usage_counters(self, uid: str, name: str, live: LiveContainer) -> tuple[int, int]:
+        """(cpu time used so far in ns, working set bytes) of one container, from its cgroup."""
+        path = cgroups.container_cgroup(self.node_name, uid, name)
+        return cgroups.cpu_usage_ns(path), cgroups.memory_working_set(path)
 
 
 def _runc_message(line: str) -> str:

@@ -161,8 +161,35 @@ class ProcessRuntime(OCIRuntime):
                 self._live.pop((pod_uid, name), None)
                 shutil.rmtree(cdir, ignore_errors=True)
 
-    async def exec_in(self, pod_uid: str, name: str, command: list[str], timeout: float) -> tuple[int, bytes]:
+    async def exec_streams(self, pod_uid: str, name: str, command: list[str], timeout: float,
+                           stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         cdir = self.container_dir(pod_uid, name)
         argv = ["chroot", os.path.join(cdir, "rootfs"), *command] if self.chroot else command
-        result = await run(*argv, timeout=timeout)
-        return result.returncode, result.stdout + result.stderr
+        result = await run(*argv, timeout=timeout, input=stdin if stdin else None)
+        return result.returncode, result.stdout, result.stderr
+
+    def _usage_counters(self, uid: str, name: str, live: LiveContainer) -> tuple[int, int]:
+        """No cgroup here: the cpu time and resident memory of the processes of the container's
+        session (the shim starts one; the container's processes stay in it), from /proc."""
+        return session_usage(live.shim_pid)
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def session_usage(sid: int) -> tuple[int, int]:
+    """(cpu ns, resident bytes) summed over the live processes of session ``sid`` (cpu including
+    their reaped children's)."""
+    cpu_ticks = rss_pages = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _read(f"/proc/{entry}/stat").rsplit(")", 1)[-1].split()
+        # after "pid (comm)": state ppid pgrp session ... utime stime cutime cstime ... rss. The
+        # children's times keep the count of processes that ended and were reaped in the session.
+        if len(fields) > 22 and fields[3] == str(sid) and fields[0] != "Z":
+            cpu_ticks += sum(int(v) for v in fields[11:15])
+            rss_pages += int(fields[21])
+    return cpu_ticks * 1_000_000_000 // _CLOCK_TICKS, rss_pages * _PAGE_BYTES
+
