@@ -108,6 +108,7 @@ setup(
             "up = shoal.control.commands:register_up",
             "down = shoal.control.commands:register_down",
             "place = shoal.sched.commands:register_place",
+            "scheduler = shoal.sched.commands:register_scheduler",
             "bench = shoal.benchmarks.bench.commands:register",
             "agent = shoal.node.commands:register_agent",
             "image = shoal.node.commands:register_image",

@@ -41,6 +41,8 @@ def register_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--no-controllers", dest="controllers", action="store_false",
                    help="do not run the controllers (replicaset, deployment, gc, ...) in this process")
+    p.add_argument("--no-scheduler", dest="scheduler", action="store_false",
+                   help="do not run the scheduler in this process (run 'shoal scheduler' instead)")
     p.set_defaults(func=_run_server)
 
 
@@ -58,6 +60,7 @@ def _run_server(args: argparse.Namespace) -> int:
             synchronous=args.sync,
             log_level=args.log_level,
             controllers=args.controllers,
+            scheduler=args.scheduler,
         )
     )
 

@@ -35,6 +35,7 @@ class ServerConfig:
     synchronous: str = "FULL"
     log_level: str = "INFO"
     controllers: bool = True  # run the controller manager (control/controllers) in this process
+    scheduler: bool = True  # run the scheduler (shoal.sched.loop) in this process
 
 
 class StartupError(Exception):
@@ -117,11 +118,22 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
             run_controller_manager(f"{api_host}:{port}", stop), name="controller-manager"
         )
     # -- end controllers ---------------------------------------------------------------------
+    # -- scheduler (sched/loop): a client of the API just started, like the controllers -------
+    scheduler = None
+    if config.scheduler:
+        from shoal.sched.loop import run_scheduler
+
+        api_host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]", "::") else host
+        scheduler = asyncio.create_task(run_scheduler(f"{api_host}:{port}", stop), name="scheduler")
+    # -- end scheduler -------------------------------------------------------------------------
     await stop.wait()
     log.info("shutting down")
     if controller_manager is not None:  # controllers stop before the API they talk to
         controller_manager.cancel()
         await asyncio.gather(controller_manager, return_exceptions=True)
+    if scheduler is not None:  # the scheduler too (sched/loop)
+        scheduler.cancel()
+        await asyncio.gather(scheduler, return_exceptions=True)
     compactor.cancel()
     await health.enter_graceful_shutdown()
     await server.stop(grace=2)

@@ -154,3 +154,71 @@ def _table(doc: dict[str, Any], result) -> None:
         if e.get("preemption"):
             p = e["preemption"]
             out.write(f"  preemption: would evict {', '.join(p['victims'])} on {p['node']}\n")
+
+
+# -- `shoal scheduler`: the in-cluster scheduler as its own process (sched/loop) -----------------
+
+SCHEDULER_EXAMPLE = """\
+example:
+  shoal scheduler --server 127.0.0.1:7443
+  shoal scheduler --server 127.0.0.1:7443 --profile scheduler-config.yaml
+
+It places the pods whose spec.schedulerName is one of its profiles' names (default:
+default-scheduler) and binds them through the API. `shoal server` runs one in-process unless
+started with --no-scheduler; run this one against such a server (two schedulers of one name
+would race each other's binds).
+"""
+
+
+def register_scheduler(sub: argparse._SubParsersAction) -> None:
+    from shoal.proto.defaults import DEFAULT_LISTEN
+
+    p = sub.add_parser(
+        "scheduler",
+        help="run the scheduler against a server",
+        description=(
+            "Run the scheduler as its own process: watch nodes and pods through the API, place "
+            "pending pods with kube-scheduler's plugins and bind them."
+        ),
+        epilog=SCHEDULER_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--server", default=DEFAULT_LISTEN, metavar="HOST:PORT", help="the API (default: %(default)s)")
+    p.add_argument("--name", default="default-scheduler",
+                   help="the schedulerName of the pods to place, when no --profile is given (default: %(default)s)")
+    p.add_argument("--profile", metavar="FILE", help="a KubeSchedulerConfiguration; its profiles' schedulerNames are served")
+    p.add_argument("--seed", type=int, default=0, help="tie-break seed (default: 0)")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=run_scheduler_command)
+
+
+def run_scheduler_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from .framework.config import ConfigError, load_config
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        profiles = load_config(args.profile) if args.profile else None
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        from .loop import run_scheduler
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        print(f"shoal scheduler: serving {args.server}", flush=True)
+        await run_scheduler(args.server, stop, profiles=profiles, name=args.name, seed=args.seed)
+
+    asyncio.run(main())
+    print("shoal scheduler stopped", flush=True)
+    return 0

@@ -120,6 +120,9 @@ class Scheduler:
 
     def place(self, pods: list[PodInfo]) -> Placements:
         """Place `pods` in queue order."""
+        # In-cluster loop (sched/loop): place() is called again after pods left the snapshot,
+        # which the commit count behind the failure cache does not see.
+        self._failure_cache = {}
         order = self.queue(pods)
         n = len(order)
         nodes = np.full(n, -1, dtype=np.int64)

@@ -42,6 +42,7 @@ from .indices import (
 from .podinfo import NAMESPACE_NAME_LABEL, HostPort, PodClass, PodInfo, Taint
 from .resources import FIXED_COLUMNS, node_allocatable
 
+TOUCH_LOG_KEEP = 1 << 20  # (sched/loop) entries of the touch log kept (8 MB)
 NOT_STARTED = 1 << 62  # start time of pods that have none: after every real one, in bind order
 _SPECIAL = attrgetter("special")
 
@@ -129,6 +130,7 @@ class ClusterSnapshot:
         # Nodes whose requested amounts changed, in order (for incremental rescoring).
         self.touched: list[np.ndarray] = []
         self.touched_count = 0
+        self._touch_floor = 0  # (sched/loop) positions before it are no longer in the log
         self._start_seq = 0
         self.namespace_labels_by_name: dict[str, dict[str, str]] = {}
         for ns in namespaces:
@@ -276,6 +278,30 @@ class ClusterSnapshot:
         self.node_version += 1
         self._taint_cache = None
         self._image_cache.clear()
+
+    # -- cluster context (added for the in-cluster loop, sched/loop) ---------------------------
+
+    def set_context(self, *, namespaces: Iterable | None = None, services: Iterable | None = None,
+                    replica_sets: Iterable | None = None) -> None:
+        """Replace what plugins read besides nodes and pods: namespace labels (namespaceSelector),
+        Services and ReplicaSets (default spreading). Arguments left None stay. Everything derived
+        from them is recomputed on next use (both versions move; pod counters are rebuilt)."""
+        if namespaces is not None:
+            self.namespace_labels_by_name = {}
+            for ns in namespaces:
+                labels = dict(ns.metadata.labels)
+                labels.setdefault(NAMESPACE_NAME_LABEL, ns.metadata.name)
+                self.namespace_labels_by_name[ns.metadata.name] = labels
+            self._counters.clear()  # their matches per label set read namespace labels
+            self._domain_counters.clear()
+        if services is not None:
+            self.services = list(services)
+        if replica_sets is not None:
+            self.replica_sets = list(replica_sets)
+        self._node_changed()
+        self.holders_version += 1
+
+    # -- end cluster context ----------------------------------------------------------------------
 
     # -- label columns and node matching -------------------------------------------------------
 
@@ -573,11 +599,19 @@ class ClusterSnapshot:
         self.touched.append(nodes)
         self.touched_count += len(nodes)
         if len(self.touched) > 4096:  # keep the log short to walk; positions stay valid
-            self.touched = [np.concatenate(self.touched)]
+            merged = np.concatenate(self.touched)
+            # (sched/loop) A long-running scheduler binds without end: keep the log's tail only.
+            # Positions older than the tail read as "every node changed" (touched_since).
+            if len(merged) > TOUCH_LOG_KEEP:
+                self._touch_floor = self.touched_count - TOUCH_LOG_KEEP
+                merged = merged[-TOUCH_LOG_KEEP:]
+            self.touched = [merged]
 
     def touched_since(self, position: int) -> tuple[np.ndarray, int]:
         """(nodes whose requested amounts changed after log position `position`, the log's
         current position)."""
+        if position < self._touch_floor:  # (sched/loop) older than the log keeps: all nodes
+            return np.arange(self.n_nodes, dtype=np.int64), self.touched_count
         total = 0
         parts = []
         for chunk in reversed(self.touched):

@@ -322,8 +322,9 @@ class ControllerServer:
         exe = shutil.which("shoal")
         cmd = [exe] if exe else [sys.executable, "-m", "shoal.control.cli"]
         log = open(os.path.join(self.data_dir, "server.log"), "ab")
-        self.proc = subprocess.Popen([*cmd, "server", "--data-dir", self.data_dir, "--listen", self.address],
-                                     stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        # --no-scheduler: FakeKubelet plays the scheduler here (the in-process one would race it).
+        self.proc = subprocess.Popen([*cmd, "server", "--data-dir", self.data_dir, "--listen", self.address,
+                                      "--no-scheduler"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         deadline = time.monotonic() + timeout

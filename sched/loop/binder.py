@@ -1,0 +1,264 @@
+"""The loop's writers: binds, pod status and evictions, many in flight at once.
+
+    Binder        Bind(pod -> node) with the pod's uid; up to `workers` calls in flight; each
+                  answer goes to on_done(bind, code, message) (code None: bound)
+    StatusWriter  PodScheduled=False / nominatedNodeName through UpdateStatus, with the pod's
+                  uid and resourceVersion as preconditions (a conflict reads the pod again);
+                  the latest wish per pod wins, so a pod is written once however often it failed
+                  meanwhile
+    Evictor       preemption's victims: DisruptionTarget (PreemptionByScheduler), then Delete
+                  with the victim's uid and its own grace period
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from shoal.proto.client import APIStatusError
+from shoal.v1 import core_pb2
+
+from . import actions as act
+
+log = logging.getLogger("shoal.sched.binder")
+
+BindDone = Callable[[act.Bind, "str | None", str], None]
+
+
+class Binder:
+    def __init__(self, client, on_done: BindDone, *, workers: int = 64) -> None:
+        self.client = client
+        self.on_done = on_done
+        self.workers = workers
+        self.in_flight = 0
+        self._queue: asyncio.Queue[act.Bind] = asyncio.Queue()
+
+    def submit(self, bind: act.Bind) -> None:
+        self._queue.put_nowait(bind)
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize() + self.in_flight
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._worker(), name=f"binder-{i}") for i in range(self.workers)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _worker(self) -> None:
+        me = asyncio.current_task()
+        while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # one gRPC turned into a CANCELLED status
+            bind = await self._queue.get()
+            self.in_flight += 1
+            code, message = None, ""
+            try:
+                pod = bind.pod
+                await self.client.bind(pod.name, bind.node, pod.namespace, uid=pod.uid)
+            except asyncio.CancelledError:
+                raise
+            except APIStatusError as exc:
+                code, message = exc.code.name, exc.message
+            except Exception as exc:  # noqa: BLE001 - the channel itself failed: the pod is tried again
+                code, message = "UNKNOWN", str(exc)
+            finally:
+                self.in_flight -= 1
+            try:
+                self.on_done(bind, code, message)
+            except Exception:
+                log.exception("bind of %s: handling the answer failed", bind.pod.key)
+
+
+def _now() -> Timestamp:
+    ts = Timestamp()
+    ts.seconds = int(time.time())
+    return ts
+
+
+def set_condition(status, type_: str, value: str, reason: str, message: str) -> bool:
+    """Set one condition of a pod status (lastTransitionTime moves when the value does).
+    Returns whether anything changed."""
+    for c in status.conditions:
+        if c.type == type_:
+            if (c.status, c.reason, c.message) == (value, reason, message):
+                return False
+            if c.status != value:
+                c.last_transition_time.CopyFrom(_now())
+            c.status, c.reason, c.message = value, reason, message
+            c.last_probe_time.Clear()
+            return True
+    c = status.conditions.add(type=type_, status=value, reason=reason, message=message)
+    c.last_transition_time.CopyFrom(_now())
+    return True
+
+
+def scheduled_status(pod, message: str | None, nominated: str | None) -> core_pb2.PodStatus | None:
+    """The status a SetScheduled asks for over the pod's, or None if nothing would change (or
+    the pod is bound: a late write must not mark a bound pod unschedulable)."""
+    if pod.spec.node_name:
+        return None
+    status = core_pb2.PodStatus()
+    status.CopyFrom(pod.status)
+    changed = False
+    if message is not None:
+        changed |= set_condition(status, act.POD_SCHEDULED, "False", act.UNSCHEDULABLE, message)
+    if nominated is not None and status.nominated_node_name != nominated:
+        status.nominated_node_name = nominated
+        changed = True
+    return status if changed else None
+
+
+def status_update(pod, status) -> core_pb2.Pod:
+    """An UpdateStatus body: the pod's identity, its resourceVersion and uid as preconditions."""
+    out = core_pb2.Pod()
+    out.metadata.name = pod.metadata.name
+    out.metadata.namespace = pod.metadata.namespace
+    out.metadata.uid = pod.metadata.uid
+    out.metadata.resource_version = pod.metadata.resource_version
+    out.status.CopyFrom(status)
+    return out
+
+
+class StatusWriter:
+    """Writes SetScheduled wishes; `lookup(key)` gives the informer's latest pod."""
+
+    def __init__(self, client, lookup: Callable[[str], object | None], *, workers: int = 16) -> None:
+        self.client = client
+        self.lookup = lookup
+        self.workers = workers
+        self.written = 0
+        self._pending: collections.OrderedDict[str, act.SetScheduled] = collections.OrderedDict()
+        self._wake = asyncio.Event()
+        self._busy: set[str] = set()
+
+    def submit(self, wish: act.SetScheduled) -> None:
+        old = self._pending.get(wish.pod.key)
+        if old is not None and old.pod.uid == wish.pod.uid:
+            wish = act.SetScheduled(
+                wish.pod,
+                wish.message if wish.message is not None else old.message,
+                wish.nominated if wish.nominated is not None else old.nominated,
+            )
+        self._pending[wish.pod.key] = wish
+        self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending) + len(self._busy)
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._worker(), name=f"status-{i}") for i in range(self.workers)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _take(self) -> act.SetScheduled | None:
+        for key in self._pending:
+            if key not in self._busy:  # one write per pod at a time, in order
+                return self._pending.pop(key)
+        return None
+
+    async def _worker(self) -> None:
+        while True:
+            wish = self._take()
+            if wish is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            key = wish.pod.key
+            self._busy.add(key)
+            try:
+                await self.write(wish)
+            except asyncio.CancelledError:
+                raise
+            except APIStatusError as exc:
+                if exc.code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ABORTED):
+                    log.info("status of %s not written: %s", key, exc)
+            except Exception:
+                log.exception("status of %s not written", key)
+            finally:
+                self._busy.discard(key)
+                if key in self._pending:
+                    self._wake.set()
+
+    async def write(self, wish: act.SetScheduled) -> None:
+        pod = self.lookup(wish.pod.key)
+        for _attempt in range(4):
+            if pod is None or pod.metadata.uid != wish.pod.uid:
+                return
+            status = scheduled_status(pod, wish.message, wish.nominated)
+            if status is None:
+                return
+            try:
+                await self.client.update_status(status_update(pod, status))
+                self.written += 1
+                return
+            except APIStatusError as exc:
+                if exc.code != grpc.StatusCode.ABORTED:
+                    raise
+            pod = await self.client.get("Pod", wish.pod.name, wish.pod.namespace)  # changed meanwhile
+
+
+class Evictor:
+    """Evicts preemption victims, each in its own task (preemption is rare)."""
+
+    def __init__(self, client, lookup: Callable[[str], object | None], record: Callable[..., None]) -> None:
+        self.client = client
+        self.lookup = lookup
+        self.record = record
+        self.evicted = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    def submit(self, evict: act.Evict) -> None:
+        task = asyncio.create_task(self._evict(evict), name=f"evict-{evict.victim.key}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _evict(self, evict: act.Evict) -> None:
+        victim = evict.victim
+        try:
+            pod = self.lookup(victim.key)
+            for _attempt in range(4):
+                if pod is None or pod.metadata.uid != victim.uid:
+                    return
+                status = core_pb2.PodStatus()
+                status.CopyFrom(pod.status)
+                if not set_condition(status, act.DISRUPTION_TARGET, "True", act.PREEMPTION_BY_SCHEDULER,
+                                     act.disruption_message(evict.scheduler_name)):
+                    break
+                try:
+                    await self.client.update_status(status_update(pod, status))
+                    break
+                except APIStatusError as exc:
+                    if exc.code != grpc.StatusCode.ABORTED:
+                        raise
+                pod = await self.client.get("Pod", victim.name, victim.namespace)
+            await self.client.delete("Pod", victim.name, victim.namespace, uid=victim.uid)
+            self.evicted += 1
+            self.record(victim, "Normal", "Preempted", act.preempted_message(evict.preemptor, evict.node),
+                        related=evict.preemptor)
+        except asyncio.CancelledError:
+            raise
+        except APIStatusError as exc:
+            if exc.code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ABORTED):
+                log.warning("preempting %s: %s", victim.key, exc)
+        except Exception:
+            log.exception("preempting %s failed", victim.key)
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
