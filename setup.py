@@ -109,6 +109,7 @@ setup(
             "down = shoal.control.commands:register_down",
             "place = shoal.sched.commands:register_place",
             "scheduler = shoal.sched.commands:register_scheduler",
+            "explain = shoal.sched.commands:register_explain",
             "bench = shoal.benchmarks.bench.commands:register",
             "agent = shoal.node.commands:register_agent",
             "image = shoal.node.commands:register_image",

@@ -222,3 +222,89 @@ def run_scheduler_command(args: argparse.Namespace) -> int:
     asyncio.run(main())
     print("shoal scheduler stopped", flush=True)
     return 0
+
+
+EXPLAIN_EXAMPLE = """\
+examples:
+  shoal explain pod web
+  shoal explain pod web -n prod -o json
+
+Reads the pod, the nodes and the bound pods from the server and runs the scheduler's filters
+against them: the kube-scheduler message, then per reason what would make the pod fit (the
+largest request that fits somewhere, the toleration that would open nodes, the node selector
+terms that match nothing, the pods preemption would evict).
+"""
+
+
+def register_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="say why a pod is not scheduled and what would make it fit",
+        description="Explain a pod's placement: where it would go, or why it cannot go anywhere.",
+        epilog=EXPLAIN_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("kind", choices=("pod", "pods", "po"), help="only pods are explained")
+    p.add_argument("name")
+    # Global flags (also accepted before the verb); SUPPRESS so a value given there is kept.
+    p.add_argument("-n", "--namespace", default=argparse.SUPPRESS, help="the pod's namespace (default: default)")
+    p.add_argument("-s", "--server", default=argparse.SUPPRESS, metavar="HOST:PORT",
+                   help="the API (default: SHOAL_SERVER, else 127.0.0.1:7443)")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    import os
+
+    from shoal.proto.client import APIStatusError, ClusterClient
+    from shoal.proto.defaults import DEFAULT_LISTEN, SERVER_ENV
+
+    from .api import explain
+
+    server = getattr(args, "server", None) or os.environ.get(SERVER_ENV) or DEFAULT_LISTEN
+    namespace = getattr(args, "namespace", None) or os.environ.get("SHOAL_NAMESPACE") or "default"
+    try:
+        with ClusterClient(server, timeout=30) as client:
+            pod = client.get("Pod", args.name, namespace)
+            nodes = client.list_items("Node")
+            bound = [
+                p for p in client.list_items("Pod")
+                if p.spec.node_name and p.metadata.uid != pod.metadata.uid
+                and p.status.phase not in ("Succeeded", "Failed")
+            ]
+            context = {kind: client.list_items(kind) for kind in CONTEXT_KINDS}
+    except APIStatusError as exc:
+        print(str(exc) if exc.reason != "ServiceUnavailable" else f"error: cannot reach the Shoal server at {server}",
+              file=sys.stderr)
+        return 1
+    if pod.spec.node_name:
+        print(f"pod {namespace}/{args.name} is bound to node {pod.spec.node_name}")
+        return 0
+    doc = explain(nodes, pod, bound, namespaces=context["Namespace"], services=context["Service"],
+                  replica_sets=context["ReplicaSet"], priority_classes=context["PriorityClass"])
+    if args.output == "json":
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.output == "yaml":
+        import yaml
+
+        yaml.safe_dump(doc, sys.stdout, sort_keys=False, width=1 << 16)
+    else:
+        _explain_text(doc)
+    return 0
+
+
+def _explain_text(doc: dict[str, Any]) -> None:
+    if doc.get("node"):
+        print(f"pod {doc['pod']} fits: it would go to node {doc['node']}")
+        return
+    print(f"pod {doc['pod']}: {doc['message']}")
+    for entry in doc.get("reasons", []):
+        print(f"- {entry['nodes']} {entry['reason']}")
+        for key, value in entry.items():
+            if key not in ("reason", "nodes"):
+                print(f"    {key}: {json.dumps(value) if not isinstance(value, str) else value}")
+    if doc.get("preemption"):
+        pre = doc["preemption"]
+        print(f"preemption would place it on {pre['node']}, evicting {', '.join(pre['victims']) or 'nothing'}")
