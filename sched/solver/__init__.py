@@ -1,0 +1,34 @@
+"""Batch and gang placement: a solver-neutral problem, greedy placers, a CP-SAT model, a vector
+bin packing solver and an independent checker. See README.md.
+
+    from shoal.sched.solver import PlacementProblem, Gang, solve, check
+    result = solve(PlacementProblem(free=..., requests=..., gangs=[Gang("g", (0, 1, 2))]))
+"""
+
+from __future__ import annotations
+
+from .checker import assert_feasible, check
+from .cpsat import DEFAULT_TIME_LIMIT, solve
+from .greedy import best_greedy, first_fit_decreasing, one_at_a_time
+from .problem import OBJECTIVES, AntiAffinity, Gang, Objective, ObjectiveValue, PlacementProblem, Spread, evaluate
+from .result import SolverResult, explain_unplaced
+
+__all__ = [
+    "AntiAffinity",
+    "DEFAULT_TIME_LIMIT",
+    "Gang",
+    "OBJECTIVES",
+    "Objective",
+    "ObjectiveValue",
+    "PlacementProblem",
+    "SolverResult",
+    "Spread",
+    "assert_feasible",
+    "best_greedy",
+    "check",
+    "evaluate",
+    "explain_unplaced",
+    "first_fit_decreasing",
+    "one_at_a_time",
+    "solve",
+]
