@@ -44,11 +44,14 @@ def _hash_keys(vectors: np.ndarray, tight: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _enumerate(items, cap, tight, slack, low, mult, keys_sorted, key_items, anchors, alive, ordered,
-               max_nodes, max_patterns, max_total):
+def _enumerate(items, cap, tight, slack, low, mult, keys_sorted, key_items, pair_keys, pair_first, pair_second,
+               anchors, alive, ordered, max_nodes, max_patterns, max_total):
     """Bins exactly full in the tight dimensions holding an anchor and alive items: with
     ordered=True, items after the anchor only (each bin once, under its first item); otherwise
-    any alive item. Returns (items of every bin, flat; bin lengths; complete; nodes)."""
+    any alive item. The last one item, and the last two (from the table of pairs, sorted by
+    the hash of their sum), are looked up rather than searched. Returns (items of every bin,
+    flat; bin lengths; complete; nodes)."""
+    n_pairs = len(pair_keys)
     n, d = items.shape
     nonnegative = True
     for r in range(d):
@@ -157,18 +160,48 @@ def _enumerate(items, cap, tight, slack, low, mult, keys_sorted, key_items, anch
                         n_pat += 1
                 if not complete:
                     break
-                # go deeper only if two or more later items could still fill the need exactly:
-                # in each tight dimension, need / largest <= count <= need / smallest
+                # the last two items by lookup
+                k = np.searchsorted(pair_keys, h)
+                while k < n_pairs and pair_keys[k] == h:
+                    i = pair_first[k]
+                    j = pair_second[k]
+                    k += 1
+                    if i <= last or i == a or j == a or not alive[i] or not alive[j]:
+                        continue
+                    ok = True
+                    for r in range(d):
+                        v = items[i, r] + items[j, r]
+                        if tight[r]:
+                            if v != need[r]:
+                                ok = False
+                                break
+                        elif v > need[r]:
+                            ok = False
+                            break
+                    if ok:
+                        if n_pat >= max_patterns or used + depth + 3 > max_total:
+                            complete = False
+                            break
+                        for t in range(depth + 1):
+                            out[used + t] = stack[t]
+                        out[used + depth + 1] = i
+                        out[used + depth + 2] = j
+                        used += depth + 3
+                        lengths[n_pat] = depth + 3
+                        n_pat += 1
+                if not complete:
+                    break
+                # go deeper only if three or more later items could still fill the need exactly
                 deeper = True
                 for r in range(d):
-                    if tight[r] and need[r] < 2 * low[r]:
+                    if tight[r] and need[r] < 3 * low[r]:
                         deeper = False
                 if deeper and nonnegative:
                     # q more items must fill the need in every tight dimension: the q smallest
                     # left must not exceed it and the q largest must reach it, for one common q
                     after = last + 1
                     q_hi = min(count[after], depth_cap)
-                    q_lo = 2
+                    q_lo = 3
                     for r in range(d):
                         if not tight[r]:
                             continue
@@ -224,13 +257,22 @@ class ExactFill:
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order].copy()
         self.key_items = order.astype(np.int64)
+        first, second = np.triu_indices(n, k=1)
+        sums = self.items[first] + self.items[second]
+        fits = np.all(sums <= self.cap + self.slack, axis=1)
+        first, second, sums = first[fits], second[fits], sums[fits]
+        pair_keys = _hash_keys(sums, tight)
+        porder = np.argsort(pair_keys, kind="stable")
+        self.pair_keys = pair_keys[porder].copy()
+        self.pair_first = first[porder].astype(np.int64)
+        self.pair_second = second[porder].astype(np.int64)
 
     def run(self, anchors: np.ndarray, alive: np.ndarray, ordered: bool, max_nodes: int,
             max_patterns: int) -> tuple[list[tuple[int, ...]], bool, int]:
         """Bins in sorted positions (see _enumerate)."""
         flat, lengths, complete, nodes = _enumerate(self.items, self.cap, self.tight, self.slack, self.low,
-                                                    self.mult, self.keys, self.key_items,
-                                                    anchors.astype(np.int64), alive, ordered, max_nodes,
+                                                    self.mult, self.keys, self.key_items, self.pair_keys,
+                                                    self.pair_first, self.pair_second, anchors.astype(np.int64), alive, ordered, max_nodes,
                                                     max_patterns, max_patterns * 8)
         out = []
         pos = 0
@@ -253,39 +295,69 @@ def exact_patterns(capacity: np.ndarray, items: np.ndarray, tight: np.ndarray, m
 
 
 def bin_completion(capacity: np.ndarray, items: np.ndarray, tight: np.ndarray, deadline: float,
-                   per_anchor_nodes: int = 5_000_000, per_anchor_bins: int = 64) -> np.ndarray | None:
-    """A packing with every bin exactly full, found bin by bin: the biggest item left anchors
-    the next bin, its exact completions among the items left are tried in turn, and a dead end
-    backs up to the last choice (dead ends are remembered by the set of items left). None if
-    the deadline passes or no such packing exists among the completions tried."""
+                   probe_anchors: int = 6, probe_nodes: int = 200_000, per_anchor_nodes: int = 5_000_000,
+                   per_anchor_bins: int = 256) -> np.ndarray | None:
+    """A packing with every bin exactly full, found bin by bin (None if none was found in time).
+
+    Each step probes the biggest items left and anchors the next bin on the one with the fewest
+    exact completions among the items left (an item with none ends the branch at once), then
+    tries its completions, those of bigger items first. Limited discrepancy search: round D
+    allows D departures in all from that order, so the first rounds follow the heuristic and
+    later ones widen the search; dead ends are remembered per round."""
     ef = ExactFill(capacity, items, tight)
     n = ef.n
+    weight = ((ef.items / ef.cap) ** 2).sum(axis=1)
     alive = np.ones(n, dtype=np.bool_)
-    dead: set[bytes] = set()
     chosen: list[tuple[int, ...]] = []
 
-    def search() -> bool:
+    def completions(a: int, nodes: int, limit: int) -> tuple[list[tuple[int, ...]], bool]:
+        found, complete, _ = ef.run(np.array([a]), alive, False, nodes, limit)
+        return found, complete
+
+    def next_bin() -> tuple[list[tuple[int, ...]], bool]:
+        best: tuple[list[tuple[int, ...]], bool] | None = None
+        best_a = -1
+        for a in np.flatnonzero(alive)[:probe_anchors]:
+            found, complete = completions(int(a), probe_nodes, 16)
+            if not found and complete:
+                return [], True  # this item fits no exactly full bin any more
+            if complete and (best is None or not best[1] or len(found) < len(best[0])):
+                best, best_a = (found, complete), int(a)
+            elif best is None:
+                best, best_a = (found, complete), int(a)
+            if complete and len(found) == 1:
+                break
+        assert best is not None
+        found, complete = best
+        if not complete or len(found) >= 16:
+            found, complete = completions(best_a, per_anchor_nodes, per_anchor_bins)
+        found.sort(key=lambda p: -float(weight[list(p)].sum()))
+        return found, complete
+
+    def search(budget: int, dead: dict[bytes, int]) -> bool:
         if not alive.any():
             return True
         if time.perf_counter() > deadline:
             raise TimeoutError
         key = np.packbits(alive).tobytes()
-        if key in dead:
+        if dead.get(key, -1) >= budget:
             return False
-        a = int(np.argmax(alive))  # the biggest item left
-        found, _, _ = ef.run(np.array([a]), alive, False, per_anchor_nodes, per_anchor_bins)
-        for p in found:
+        found, _ = next_bin()
+        for rank, p in enumerate(found[: budget + 1]):
             alive[list(p)] = False
             chosen.append(p)
-            if search():
+            if search(budget - rank, dead):
                 return True
             chosen.pop()
             alive[list(p)] = True
-        dead.add(key)
+        dead[key] = budget
         return False
 
     try:
-        if not search():
+        for budget in range(n + 1):
+            if search(budget, {}):
+                break
+        else:
             return None
     except (TimeoutError, RecursionError):
         return None
