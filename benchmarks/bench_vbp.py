@@ -116,13 +116,13 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
            and not r["instance"].startswith("classF")]
     trip = [r for r in rows if r["instance"].startswith(("classC", "classF"))]
     out = [
-        f"- n <= 61: {at_opt([r for r in pan if r['n'] <= 61])}; proven optimal: "
-        f"{sum(r['status'] == 'optimal' for r in pan if r['n'] <= 61)}/{len([r for r in pan if r['n'] <= 61])}",
+        (f"- n <= 61: {at_opt([r for r in pan if r['n'] <= 61])}; proven optimal: "
+         f"{sum(r['status'] == 'optimal' for r in pan if r['n'] <= 61)}/{len([r for r in pan if r['n'] <= 61])}"),
         f"- n = 250: {at_opt([r for r in pan if r['n'] > 61])}",
         f"- Triplet: {at_opt(trip)}",
         f"- planted: {at_opt([r for r in rows if r['instance'].startswith('planted')])}",
-        f"- total bins: solver {sum(r['bins'] for r in rows)}, ffd {sum(r['ffd'] for r in rows)}, "
-        f"MostAllocated {sum(r['most'] for r in rows)}, LeastAllocated {sum(r['least'] for r in rows)}",
+        (f"- total bins: solver {sum(r['bins'] for r in rows)}, ffd {sum(r['ffd'] for r in rows)}, "
+         f"MostAllocated {sum(r['most'] for r in rows)}, LeastAllocated {sum(r['least'] for r in rows)}"),
     ]
     return out
 
@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     for k in range(args.planted):
-        bins, dims = (10, 20, 40)[k % 3], (2, 3, 5)[k % 3 // 1 % 3]
-        per_bin = ((2, 3), (3, 3), (2, 5), (3, 6))[k % 4]
+        bins, dims = (10, 20, 40)[k % 3], (2, 3, 5)[(k // 3) % 3]
+        per_bin = ((2, 3), (3, 3), (2, 5), (3, 6))[(k // 9) % 4]
         inst, _ = planted_instance(bins, dims, 100, per_bin, seed=1000 + k)
         if not selected(inst.name, args.filter):
             continue

@@ -10,14 +10,23 @@ from __future__ import annotations
 from .checker import assert_feasible, check
 from .cpsat import DEFAULT_TIME_LIMIT, solve
 from .greedy import best_greedy, first_fit_decreasing, one_at_a_time
-from .problem import OBJECTIVES, AntiAffinity, Gang, Objective, ObjectiveValue, PlacementProblem, Spread, evaluate
+from .problem import (
+    OBJECTIVES,
+    AntiAffinity,
+    Gang,
+    Objective,
+    ObjectiveValue,
+    PlacementProblem,
+    Spread,
+    evaluate,
+)
 from .result import SolverResult, explain_unplaced
 
 __all__ = [
-    "AntiAffinity",
     "DEFAULT_TIME_LIMIT",
-    "Gang",
     "OBJECTIVES",
+    "AntiAffinity",
+    "Gang",
     "Objective",
     "ObjectiveValue",
     "PlacementProblem",

@@ -70,7 +70,7 @@ def _knapsack_bnb(items, cap, profit, order, weight, max_nodes, threshold, max_o
     surrogate constraint sum_r size_r / cap_r <= room. Returns the improving sets met (each
     better than the last, the first better than threshold), the best value, the root bound and
     whether the search finished. Sizes must be non-negative."""
-    n, d = items.shape
+    d = items.shape[1]
     m = len(order)
     nxt = np.empty(m + 1, np.int64)
     chosen = np.empty(m + 1, np.int64)
@@ -179,7 +179,7 @@ def cpsat_pricing(capacity: np.ndarray, items: np.ndarray, duals: np.ndarray, se
     z = [model.new_bool_var(f"z{i}") for i in cand]
     for r in range(items.shape[1]):
         model.add(cp_model.LinearExpr.weighted_sum(z, [int(items[i, r]) for i in cand]) <= int(capacity[r]))
-    profit = [int(round(duals[i] * PROFIT_SCALE)) for i in cand]
+    profit = [round(duals[i] * PROFIT_SCALE) for i in cand]
     model.maximize(cp_model.LinearExpr.weighted_sum(z, profit))
     found: list[Pattern] = []
 
@@ -236,9 +236,8 @@ def column_generation(capacity: np.ndarray, items: np.ndarray, initial: Iterable
             break
         result.lp_value = objective.Value()
         duals = np.array([c.dual_value() for c in rows])
-        if any(add(p) for p in greedy_pricing(capacity, items, duals)):
-            if time.perf_counter() < deadline:
-                continue
+        if sum(add(p) for p in greedy_pricing(capacity, items, duals)) and time.perf_counter() < deadline:
+            continue
         left = deadline - time.perf_counter()
         if left <= 0:
             break
@@ -280,7 +279,7 @@ def integer_master(n_items: int, patterns: list[Pattern], deadline: float, lower
     model.add(total >= lower_bound)
     model.minimize(total)
     if hint:
-        chosen = set(tuple(sorted(p)) for p in hint)
+        chosen = {tuple(sorted(p)) for p in hint}
         for k, p in enumerate(patterns):
             model.add_hint(y[k], int(p in chosen))
     solver = cp_model.CpSolver()

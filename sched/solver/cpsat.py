@@ -29,6 +29,7 @@ the hint comes back with status "hint" and a note saying so.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -38,8 +39,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .greedy import best_greedy
-from .problem import Objective, OBJECTIVES, PlacementProblem, evaluate
+from .greedy import best_greedy, pod_sizes
+from .problem import (
+    OBJECTIVES,
+    Objective,
+    PlacementProblem,
+    evaluate,
+    peak_utilization_permille,
+)
 from .result import SolverResult, explain_unplaced
 
 DEFAULT_TIME_LIMIT = 5.0
@@ -118,7 +125,7 @@ def solve(
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             best = _read(m, solver, problem.n_pods)
             stage1_proven = status == cp_model.OPTIMAL
-            bound = int(math.floor(solver.best_objective_bound + 1e-6))
+            bound = math.floor(solver.best_objective_bound + 1e-6)
             if evaluate(problem, best, objective).placed_weight > keep:
                 keep = evaluate(problem, best, objective).placed_weight
                 m.model.clear_hints()
@@ -140,7 +147,7 @@ def solve(
         bound = None
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             best = _read(m, solver, problem.n_pods)
-            bound = int(math.ceil(solver.best_objective_bound - 1e-6))
+            bound = math.ceil(solver.best_objective_bound - 1e-6)
         if not stage1_proven:
             notes.append("placed weight not proven maximal: the bound holds for that weight only")
 
@@ -191,12 +198,20 @@ def _from_hint(problem: PlacementProblem, hint: SolverResult, objective: Objecti
     )
 
 
+# Above this many variables presolve alone can eat a 5 s budget: probing and repeated passes
+# are switched off, so the search starts (from the hint) in time.
+LIGHT_PRESOLVE_VARIABLES = 20_000
+
+
 def _run(model: cp_model.CpModel, seconds: float, workers: int, seed: int, log: bool) -> tuple[int, cp_model.CpSolver]:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.log_search_progress = log
+    if len(model.proto.variables) > LIGHT_PRESOLVE_VARIABLES:
+        solver.parameters.cp_model_probing_level = 0
+        solver.parameters.max_presolve_iterations = 1
     return solver.solve(model), solver
 
 
@@ -255,11 +270,7 @@ def _build(problem: PlacementProblem, objective: Objective, feasible: np.ndarray
     if objective == "nodes" or symmetry:
         for n in range(N):
             if x_node[n] and not (busy[n] and objective == "nodes"):
-                u = model.new_bool_var(f"used_{n}")
-                m.used[n] = u
-                for _, v in x_node[n]:
-                    model.add_implication(v, u)
-                model.add_bool_or([v for _, v in x_node[n]]).only_enforce_if(u)
+                m.used[n] = model.new_bool_var(f"used_{n}")
 
     scale = _resource_scale(problem, objective)
     req = problem.requests // scale
@@ -269,6 +280,7 @@ def _build(problem: PlacementProblem, objective: Objective, feasible: np.ndarray
             continue
         pods = [p for p, _ in x_node[n]]
         vs = [v for _, v in x_node[n]]
+        bounded = np.zeros(R, dtype=bool)  # resources whose capacity row ties x[., n] to used[n]
         for r in range(R):
             coefs = req[pods, r]
             if coefs[coefs > 0].sum() <= free[n, r]:
@@ -276,8 +288,17 @@ def _build(problem: PlacementProblem, objective: Objective, feasible: np.ndarray
             expr = cp_model.LinearExpr.weighted_sum(vs, [int(c) for c in coefs])
             if objective == "nodes" and n in m.used:
                 model.add(expr <= int(free[n, r]) * m.used[n])  # a stronger LP: empty bins hold nothing
+                bounded[r] = True
             else:
                 model.add(expr <= int(free[n, r]))
+        u = m.used.get(n)
+        if u is None:
+            continue
+        for p, v in x_node[n]:
+            if not np.any(req[p, bounded] > 0):
+                model.add_implication(v, u)
+        if objective != "nodes":
+            model.add_bool_or(vs).only_enforce_if(u)  # used means used (minimizing nodes sees to it)
 
     _add_gangs(problem, m)
     _add_anti_affinity(problem, m)
@@ -308,13 +329,11 @@ def _add_gangs(problem: PlacementProblem, m: _Model) -> None:
 def _add_anti_affinity(problem: PlacementProblem, m: _Model) -> None:
     for a in problem.anti_affinity:
         dom, existing = problem.anti_affinity_domains(a)
-        members = set(a.members)
         by_domain: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for p in a.members:
             for n, v in m.x_pod[p]:
                 if dom[n] >= 0:
                     by_domain[int(dom[n])].append(v)
-        del members
         for d, vs in by_domain.items():
             room = a.max_per_domain - int(existing[d]) if d < len(existing) else a.max_per_domain
             if room <= 0:
@@ -401,7 +420,7 @@ def _secondary(problem: PlacementProblem, m: _Model, objective: Objective) -> cp
 
 def node_classes(problem: PlacementProblem, feasible: np.ndarray) -> list[list[int]]:
     """Groups (size >= 2, in index order) of nodes no constraint or objective tells apart."""
-    homes = set(int(c) for c in problem.current if c >= 0)
+    homes = {int(c) for c in problem.current if c >= 0}
     keys: dict[tuple, list[int]] = defaultdict(list)
     aa = [problem.anti_affinity_domains(a) + (a.domains is None,) for a in problem.anti_affinity]
     spread = [problem.spread_counts(s)[0] for s in problem.spread]
@@ -441,7 +460,7 @@ def pod_classes(problem: PlacementProblem, feasible: np.ndarray) -> list[list[in
 def _break_symmetry(problem: PlacementProblem, m: _Model, feasible: np.ndarray, objective: Objective) -> None:
     for nodes in node_classes(problem, feasible):
         us = [m.used[n] for n in nodes if n in m.used]
-        for a, b in zip(us, us[1:]):
+        for a, b in itertools.pairwise(us):
             m.model.add_implication(b, a)
     N = problem.n_nodes
     for pods in pod_classes(problem, feasible):
@@ -451,15 +470,13 @@ def _break_symmetry(problem: PlacementProblem, m: _Model, feasible: np.ndarray, 
                 break
             row = m.x_pod[p]
             pos.append(cp_model.LinearExpr.weighted_sum([v for _, v in row], [n for n, _ in row]) + N * (1 - m.placed[p]))
-        for a, b in zip(pos, pos[1:]):
+        for a, b in itertools.pairwise(pos):
             m.model.add(a <= b)
 
 
 def symmetry_order(problem: PlacementProblem) -> np.ndarray:
     """The pod order both symmetry rules agree on: bigger first (then input order), so the
     first pods of identical nodes are the big ones, as in first-fit decreasing."""
-    from .greedy import pod_sizes
-
     return np.lexsort((np.arange(problem.n_pods), -pod_sizes(problem, "sum")))
 
 
@@ -522,6 +539,4 @@ def _add_hint(problem: PlacementProblem, m: _Model, assignment: np.ndarray, obje
         for d, r in receives.items():
             model.add_hint(r, int(d in got))
     if m.peak is not None:
-        from .problem import peak_utilization_permille
-
         model.add_hint(m.peak, peak_utilization_permille(problem, assignment))

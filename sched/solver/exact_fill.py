@@ -321,9 +321,7 @@ def bin_completion(capacity: np.ndarray, items: np.ndarray, tight: np.ndarray, d
             found, complete = completions(int(a), probe_nodes, 16)
             if not found and complete:
                 return [], True  # this item fits no exactly full bin any more
-            if complete and (best is None or not best[1] or len(found) < len(best[0])):
-                best, best_a = (found, complete), int(a)
-            elif best is None:
+            if complete and (best is None or not best[1] or len(found) < len(best[0])) or best is None:
                 best, best_a = (found, complete), int(a)
             if complete and len(found) == 1:
                 break

@@ -153,7 +153,7 @@ class PlacementProblem:
         return self.resource_names[r] if self.resource_names is not None else f"resource-{r}"
 
     def _validate(self) -> None:
-        p, n = self.n_pods, self.n_nodes
+        n = self.n_nodes
         if np.any((self.current < -1) | (self.current >= n)):
             raise ValueError("current: node indices must be -1 or in 0..N-1")
         seen: dict[int, str] = {}
@@ -177,7 +177,6 @@ class PlacementProblem:
                 raise ValueError(f"spread {s.name}: max_skew must be >= 1")
             if np.asarray(s.domains).shape != (n,):
                 raise ValueError(f"spread {s.name}: domains must have one entry per node")
-        del p
 
     def _check_members(self, name: str, members: tuple[int, ...]) -> None:
         if len(set(members)) != len(members):

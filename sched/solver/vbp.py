@@ -13,7 +13,9 @@ The stages, each stopping the whole as soon as the bins found meet the lower bou
                       when there are too many to list, build the packing bin by bin
     3. column gen.    the Gilmore-Gomory LP (colgen.py): ceil(LP) as lower bound, and a pool of
                       bins from which CP-SAT picks an integer packing (the integer master)
-    4. assignment     CP-SAT over item-to-bin variables, cliques fixed, bins ordered
+    4. repacking      large neighbourhood search: CP-SAT empties the lightest bin into a few
+                      others, again and again (vbp_lns.py)
+    5. assignment     CP-SAT over item-to-bin variables, cliques fixed, bins ordered
                       (vbp_cpsat.py), hinted with the best packing so far, for the time left
 
 Nothing here is tuned to particular instances: the stages are general, and the budget split is
@@ -34,6 +36,7 @@ from .vbp_bounds import conflict_graph, greedy_clique, volume_bound
 from .vbp_cpsat import solve_assignment
 from .vbp_heuristics import n_bins, portfolio
 from .vbp_instance import VbpInstance, format_vbp, parse_vbp, read_vbp
+from .vbp_lns import repack
 
 __all__ = ["VbpInstance", "VbpSolution", "format_vbp", "parse_vbp", "read_vbp", "solve_vbp"]
 
@@ -144,7 +147,11 @@ def solve_vbp(instance: VbpInstance, time_limit: float = 60.0, workers: int | No
         _column_generation(s)
     if not s.done():
         assert s.best is not None
-        got, bound, optimal = solve_assignment(s.capacity, s.items, conflicts, clique, s.best, s.lower,
+        got = repack(s.capacity, s.items, s.best, s.lower, time.perf_counter() + 0.7 * s.left())
+        s.offer(got, "lns-repack")
+    if not s.done():
+        assert s.best is not None
+        got, bound, _ = solve_assignment(s.capacity, s.items, conflicts, clique, s.best, s.lower,
                                                s.deadline, s.workers)
         s.offer(got, "cpsat-assignment")
         s.bound("cpsat", bound)
@@ -185,12 +192,12 @@ def _column_generation(s: _Search) -> None:
     initial = patterns_of(s.best)
     for _, a in s.heuristic_runs[1:6]:
         initial += patterns_of(a)
-    cg = column_generation(s.capacity, s.items, initial, time.perf_counter() + 0.5 * s.left(),
+    cg = column_generation(s.capacity, s.items, initial, time.perf_counter() + 0.35 * s.left(),
                            workers=min(s.workers, 2), target=s.ub, log=s.log)
     s.bound("lp", math.ceil(cg.lower_bound - 1e-6))
     if s.done():
         return
     partition = bool(np.any(s.items < 0))
-    got, _ = integer_master(s.n, cg.patterns, time.perf_counter() + 0.5 * s.left(), s.lower,
+    got, _ = integer_master(s.n, cg.patterns, time.perf_counter() + 0.3 * s.left(), s.lower,
                             hint=patterns_of(s.best), partition=partition, workers=s.workers)
     s.offer(got, "colgen-master")

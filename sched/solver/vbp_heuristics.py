@@ -70,7 +70,7 @@ def portfolio(capacity: np.ndarray, items: np.ndarray) -> list[tuple[str, np.nda
 
 
 def n_bins(assignment: np.ndarray) -> int:
-    return int(len(np.unique(assignment[assignment >= 0])))
+    return len(np.unique(assignment[assignment >= 0]))
 
 
 def ffd(capacity: np.ndarray, items: np.ndarray) -> np.ndarray:

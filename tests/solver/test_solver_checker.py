@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from shoal.sched.solver import AntiAffinity, Gang, PlacementProblem, Spread, check
 
 FREE = np.array([[4, 4], [4, 4], [4, 4]])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from shoal.sched.solver import Gang, PlacementProblem, check, solve
 from shoal.sched.solver.greedy import best_greedy, first_fit_decreasing, one_at_a_time
 from shoal.sched.solver.result import REASON_GANG

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-
 from shoal.sched.solver import Gang, PlacementProblem, Spread, check
-from shoal.sched.solver.greedy import first_fit_decreasing, one_at_a_time, resource_scores
+from shoal.sched.solver.greedy import (
+    first_fit_decreasing,
+    one_at_a_time,
+    resource_scores,
+)
 
 
 def test_scores_follow_kube_scheduler_formulas():

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 from shoal.sched.solver import PlacementProblem, check, evaluate, solve
 from shoal.sched.solver.greedy import best_greedy
 

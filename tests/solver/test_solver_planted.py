@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from shoal.sched.solver import check
 from shoal.sched.solver.planted import planted_instance
 from shoal.sched.solver.vbp import solve_vbp
@@ -41,3 +40,15 @@ def test_solver_finds_the_planted_optimum(bins, dims, capacity, per_bin, seed):
     solution = solve_vbp(inst, time_limit=20)
     assert check(inst.to_problem(solution.bins), solution.assignment) == []
     assert solution.bins == bins and solution.lower_bound == bins
+
+
+LARGE = [(40, 3, 100, (2, 5)), (40, 5, 100, (3, 6)), (40, 2, 1000, (3, 3))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bins,dims,capacity,per_bin", LARGE, ids=[f"{b}x{d}d-c{c}-{k[0]}to{k[1]}" for b, d, c, k in LARGE])
+def test_solver_finds_larger_planted_optima(bins, dims, capacity, per_bin):
+    inst, _ = planted_instance(bins, dims, capacity, per_bin, seed=7)
+    solution = solve_vbp(inst, time_limit=60)
+    assert check(inst.to_problem(solution.bins), solution.assignment) == []
+    assert solution.bins == bins

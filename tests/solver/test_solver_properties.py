@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from solver_strategies import placement_problems
-
 from shoal.sched.solver import OBJECTIVES, check, evaluate, solve
 from shoal.sched.solver.cpsat import _beyond_first_nodes, canonical_hint, pod_classes
 from shoal.sched.solver.greedy import best_greedy, first_fit_decreasing, one_at_a_time
+from solver_strategies import placement_problems
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,7 +7,6 @@ import csv
 import numpy as np
 import pytest
 from shared_data import SHARED_DATA
-
 from shoal.sched.solver import check, solve
 from shoal.sched.solver.vbp import format_vbp, parse_vbp, read_vbp, solve_vbp
 from shoal.sched.solver.vbp_bounds import conflict_graph, greedy_clique, volume_bound
