@@ -151,6 +151,10 @@ class ClusterClient:
         resp = self._call(self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid))
         return kinds.unwrap(resp.object)[1]
 
+    def bulk_bind(self, bindings: list[svc.BindRequest]) -> list[svc.BulkBindItemResult]:
+        """One result per binding, in order (code 0 = bound); see ClusterService.BulkBind."""
+        return list(self._call(self.stub.BulkBind, svc.BulkBindRequest(bindings=bindings)).results)
+
     def watch(self, kind: str, namespace: str = "", *, resource_version: str = "", label_selector: str = "",
               field_selector: str = "", allow_bookmarks: bool = False) -> Iterator[svc.WatchEvent]:
         """Yields events one by one (the server sends them in batches). Cancel with close()."""
@@ -239,6 +243,11 @@ class AsyncClusterClient:
             self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid)
         )
         return kinds.unwrap(resp.object)[1]
+
+    async def bulk_bind(self, bindings: list[svc.BindRequest]) -> list[svc.BulkBindItemResult]:
+        """One result per binding, in order (code 0 = bound); see ClusterService.BulkBind."""
+        resp = await self._call(self.stub.BulkBind, svc.BulkBindRequest(bindings=bindings))
+        return list(resp.results)
 
     async def watch(self, kind: str, namespace: str = "", *, resource_version: str = "", label_selector: str = "",
                     field_selector: str = "", allow_bookmarks: bool = False):

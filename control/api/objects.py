@@ -578,24 +578,10 @@ class ObjectAPI:
     async def bind(self, namespace: str, name: str, node_name: str, uid: str = ""):
         info = kinds.by_kind("Pod")
         namespace = namespace or "default"
-        if not node_name:
-            raise Invalid(f'binding for pods "{name}": target.name: Required value')
         key = object_key(info, namespace, name)
         for _attempt in range(_CONFLICT_RETRIES):
             kv = await self.store.get(key)
-            if kv is None:
-                raise NotFound(f"{describe(info, namespace, name)} not found")
-            pod = self._decode(info, kv)
-            if uid and uid != pod.metadata.uid:
-                raise Conflict(f'Operation cannot be fulfilled on pods/binding "{name}": the pod was recreated (uid {pod.metadata.uid}, binding for {uid})')
-            if pod.spec.node_name:
-                raise FailedPrecondition(
-                    f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is already assigned to node "{pod.spec.node_name}"'
-                )
-            if pod.metadata.HasField("deletion_timestamp"):
-                raise FailedPrecondition(f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is being deleted')
-            pod.spec.node_name = node_name
-            self.admission.mark_scheduled(pod, self._now())
+            pod = self._bound_pod(info, kv, namespace, name, node_name, uid)
             try:
                 written = await self.store.update(key, self._encode(info, pod), kv.mod_revision)
             except ConflictError:
@@ -603,6 +589,64 @@ class ObjectAPI:
             pod.metadata.resource_version = str(written.mod_revision)
             return pod
         raise self._conflict(info, namespace, name)
+
+    async def bulk_bind(self, bindings: Iterable[svc.BindRequest]) -> list[svc.BulkBindItemResult]:
+        """Binds many pods with one group commit; each binding succeeds or fails on its own.
+
+        A binding that loses a race with another write to its pod is retried alone through
+        bind(), so the outcomes are exactly those of one Bind call per pod."""
+        info = kinds.by_kind("Pod")
+        results: list[svc.BulkBindItemResult] = []
+        pending: list[tuple[int, svc.BindRequest, str]] = []
+        ops: list[WriteOp] = []
+        for req in bindings:
+            result = svc.BulkBindItemResult()
+            results.append(result)
+            namespace = req.namespace or "default"
+            key = object_key(info, namespace, req.name)
+            try:
+                kv = self.store.get_now(key)
+                pod = self._bound_pod(info, kv, namespace, req.name, req.node_name, req.uid)
+            except APIError as exc:
+                result.code = exc.code.value[0]
+                result.message = exc.message
+                continue
+            pending.append((len(results) - 1, req, key))
+            ops.append(WriteOp(key, self._encode(info, pod), kv.mod_revision))
+        if not ops:
+            return results
+        outcomes = await self.store.write_many(ops)
+        for (index, req, _key), outcome in zip(pending, outcomes):
+            result = results[index]
+            if not isinstance(outcome, StoreError):
+                result.resource_version = str(outcome.mod_revision)
+                continue
+            try:  # lost a race (two bindings of one pod in the request, or a write meanwhile)
+                pod = await self.bind(req.namespace, req.name, req.node_name, req.uid)
+                result.resource_version = pod.metadata.resource_version
+            except APIError as exc:
+                result.code = exc.code.value[0]
+                result.message = exc.message
+        return results
+
+    def _bound_pod(self, info: KindInfo, kv, namespace: str, name: str, node_name: str, uid: str):
+        """The stored pod `kv` with the binding applied, or the APIError Bind answers with."""
+        if not node_name:
+            raise Invalid(f'binding for pods "{name}": target.name: Required value')
+        if kv is None:
+            raise NotFound(f"{describe(info, namespace, name)} not found")
+        pod = self._decode(info, kv)
+        if uid and uid != pod.metadata.uid:
+            raise Conflict(f'Operation cannot be fulfilled on pods/binding "{name}": the pod was recreated (uid {pod.metadata.uid}, binding for {uid})')
+        if pod.spec.node_name:
+            raise FailedPrecondition(
+                f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is already assigned to node "{pod.spec.node_name}"'
+            )
+        if pod.metadata.HasField("deletion_timestamp"):
+            raise FailedPrecondition(f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is being deleted')
+        pod.spec.node_name = node_name
+        self.admission.mark_scheduled(pod, self._now())
+        return pod
 
     # -- watch -------------------------------------------------------------------------------
 

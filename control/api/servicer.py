@@ -34,6 +34,8 @@ SERVICE_NAME = "shoal.v1.ClusterService"
 NODE_SERVICE_NAME = "shoal.v1.NodeService"
 # Exec output goes back in messages of at most this many bytes.
 EXEC_CHUNK_BYTES = 1024 * 1024
+# One BulkBind call carries at most this many bindings (a scheduler sends what it has ready).
+MAX_BULK_BINDINGS = 10_000
 
 
 class _Undecodable:
@@ -149,6 +151,11 @@ class ClusterServicer:
         pod = await self.api.bind(request.namespace, request.name, request.node_name, request.uid)
         return svc.BindResponse(object=kinds.wrap(pod))
 
+    async def BulkBind(self, request: svc.BulkBindRequest, context) -> svc.BulkBindResponse:
+        if len(request.bindings) > MAX_BULK_BINDINGS:
+            raise Invalid(f"bindings: Too many: {len(request.bindings)}: must have at most {MAX_BULK_BINDINGS} items")
+        return svc.BulkBindResponse(results=await self.api.bulk_bind(request.bindings))
+
     async def Watch(self, request, context):
         """Yields serialized WatchResponse bytes (the handler's serializer is the identity)."""
         if isinstance(request, _Undecodable):
@@ -180,6 +187,7 @@ class ClusterServicer:
             "BulkApply": svc.BulkApplyRequest,
             "Delete": svc.DeleteRequest,
             "Bind": svc.BindRequest,
+            "BulkBind": svc.BulkBindRequest,
         }
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(

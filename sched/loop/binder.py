@@ -1,7 +1,8 @@
 """The loop's writers: binds, pod status and evictions, many in flight at once.
 
-    Binder        Bind(pod -> node) with the pod's uid; up to `workers` calls in flight; each
-                  answer goes to on_done(bind, code, message) (code None: bound)
+    Binder        BulkBind(pod -> node, with the pod's uid) of whatever is queued, up to
+                  `workers` calls in flight; each pod's answer goes to on_done(bind, code,
+                  message) (code None: bound)
     StatusWriter  PodScheduled=False / nominatedNodeName through UpdateStatus, with the pod's
                   uid and resourceVersion as preconditions (a conflict reads the pod again);
                   the latest wish per pod wins, so a pod is written once however often it failed
@@ -21,6 +22,7 @@ from collections.abc import Callable
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from shoal.proto.client import APIStatusError
+from shoal.v1 import cluster_service_pb2 as svc
 from shoal.v1 import core_pb2
 
 from . import actions as act
@@ -31,19 +33,29 @@ BindDone = Callable[[act.Bind, "str | None", str], None]
 
 
 class Binder:
-    def __init__(self, client, on_done: BindDone, *, workers: int = 64) -> None:
+    """Sends binds in BulkBind calls: whatever is queued when a call can go (up to `batch`),
+    with up to `workers` calls in flight. A lone bind goes at once; under load binds gather
+    while the previous calls are answered, so there is no waiting window to tune. Against a
+    server without BulkBind it falls back to one Bind call per pod."""
+
+    def __init__(self, client, on_done: BindDone, *, workers: int = 4, batch: int = 1000) -> None:
         self.client = client
         self.on_done = on_done
         self.workers = workers
+        self.batch = batch
         self.in_flight = 0
-        self._queue: asyncio.Queue[act.Bind] = asyncio.Queue()
+        self.calls = 0
+        self._bulk = True
+        self._queue: collections.deque[act.Bind] = collections.deque()
+        self._wake = asyncio.Event()
 
     def submit(self, bind: act.Bind) -> None:
-        self._queue.put_nowait(bind)
+        self._queue.append(bind)
+        self._wake.set()
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize() + self.in_flight
+        return len(self._queue) + self.in_flight
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(self._worker(), name=f"binder-{i}") for i in range(self.workers)]
@@ -54,29 +66,68 @@ class Binder:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _take(self) -> list[act.Bind]:
+        queue = self._queue
+        n = min(len(queue), self.batch if self._bulk else 1)
+        return [queue.popleft() for _ in range(n)]
+
     async def _worker(self) -> None:
         me = asyncio.current_task()
         while True:
             if me is not None and me.cancelling():
                 raise asyncio.CancelledError  # one gRPC turned into a CANCELLED status
-            bind = await self._queue.get()
-            self.in_flight += 1
-            code, message = None, ""
+            binds = self._take()
+            if not binds:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self.in_flight += len(binds)
             try:
-                pod = bind.pod
-                await self.client.bind(pod.name, bind.node, pod.namespace, uid=pod.uid)
-            except asyncio.CancelledError:
-                raise
-            except APIStatusError as exc:
-                code, message = exc.code.name, exc.message
-            except Exception as exc:  # noqa: BLE001 - the channel itself failed: the pod is tried again
-                code, message = "UNKNOWN", str(exc)
+                outcomes = await self._send(binds)
             finally:
-                self.in_flight -= 1
-            try:
-                self.on_done(bind, code, message)
-            except Exception:
-                log.exception("bind of %s: handling the answer failed", bind.pod.key)
+                self.in_flight -= len(binds)
+            self.calls += 1
+            for bind, (code, message) in zip(binds, outcomes):
+                try:
+                    self.on_done(bind, code, message)
+                except Exception:
+                    log.exception("bind of %s: handling the answer failed", bind.pod.key)
+
+    async def _send(self, binds: list[act.Bind]) -> list[tuple[str | None, str]]:
+        """(code name or None when bound, message) per bind."""
+        try:
+            if self._bulk:
+                try:
+                    return await self._send_bulk(binds)
+                except APIStatusError as exc:
+                    if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+                        raise
+                    log.info("the server has no BulkBind: binding one pod per call")
+                    self._bulk = False
+            return [await self._send_one(b) for b in binds]
+        except asyncio.CancelledError:
+            raise
+        except APIStatusError as exc:
+            return [(exc.code.name, exc.message)] * len(binds)
+        except Exception as exc:  # noqa: BLE001 - the channel itself failed: the pods are tried again
+            return [("UNKNOWN", str(exc))] * len(binds)
+
+    async def _send_bulk(self, binds: list[act.Bind]) -> list[tuple[str | None, str]]:
+        requests = [svc.BindRequest(namespace=b.pod.namespace, name=b.pod.name, node_name=b.node, uid=b.pod.uid)
+                    for b in binds]
+        results = await self.client.bulk_bind(requests)
+        return [(None, "") if r.code == 0 else (_CODE_NAMES.get(r.code, "UNKNOWN"), r.message) for r in results]
+
+    async def _send_one(self, bind: act.Bind) -> tuple[str | None, str]:
+        try:
+            pod = bind.pod
+            await self.client.bind(pod.name, bind.node, pod.namespace, uid=pod.uid)
+            return None, ""
+        except APIStatusError as exc:
+            return exc.code.name, exc.message
+
+
+_CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 
 
 def _now() -> Timestamp:

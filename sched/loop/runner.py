@@ -40,7 +40,7 @@ REPORT_SECONDS = 30.0
 
 class SchedulerLoop:
     def __init__(self, client, profiles: Mapping[str, Profile] | None = None, *, name: str = DEFAULT_SCHEDULER_NAME,
-                 seed: int = 0, bind_workers: int = 64, status_workers: int = 16, max_batch: int = 4096,
+                 seed: int = 0, bind_workers: int = 8, status_workers: int = 16, max_batch: int = 4096,
                  batch_seconds: float = 0.05, clock=time.monotonic, validate: bool = False) -> None:
         self.client = client
         self.clock = clock

@@ -205,6 +205,41 @@ def test_bind_assigns_once(client):
     assert _code(exc) == grpc.StatusCode.NOT_FOUND
 
 
+def test_bulk_bind_binds_each_pod_once_with_bind_outcomes(client):
+    for name in ("bulk-a", "bulk-b", "bulk-taken"):
+        client.create(MINIMAL["Pod"](name))
+    client.bind("bulk-taken", "node-z")
+    uid_b = client.get("Pod", "bulk-b", "default").metadata.uid
+    results = client.bulk_bind([
+        svc.BindRequest(namespace="default", name="bulk-a", node_name="node-a"),
+        svc.BindRequest(namespace="default", name="bulk-b", node_name="node-b", uid=uid_b),
+        svc.BindRequest(namespace="default", name="bulk-taken", node_name="node-a"),
+        svc.BindRequest(namespace="default", name="bulk-missing", node_name="node-a"),
+        svc.BindRequest(namespace="default", name="bulk-a", node_name="node-c"),  # twice in one call
+        svc.BindRequest(namespace="default", name="bulk-b", node_name=""),
+    ])
+    codes = [grpc.StatusCode.OK if r.code == 0 else next(c for c in grpc.StatusCode if c.value[0] == r.code)
+             for r in results]
+    assert codes == [grpc.StatusCode.OK, grpc.StatusCode.OK, grpc.StatusCode.FAILED_PRECONDITION,
+                     grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+                     grpc.StatusCode.INVALID_ARGUMENT]
+    assert 'already assigned to node "node-z"' in results[2].message
+    assert 'already assigned to node "node-a"' in results[4].message
+    a = client.get("Pod", "bulk-a", "default")
+    assert a.spec.node_name == "node-a" and a.metadata.resource_version == results[0].resource_version
+    assert any(c.type == "PodScheduled" and c.status == "True" for c in a.status.conditions)
+    assert client.get("Pod", "bulk-b", "default").spec.node_name == "node-b"
+    assert client.get("Pod", "bulk-taken", "default").spec.node_name == "node-z"
+
+
+def test_bulk_bind_refuses_a_recreated_pod(client):
+    client.create(MINIMAL["Pod"]("bulk-recreated"))
+    (result,) = client.bulk_bind([svc.BindRequest(namespace="default", name="bulk-recreated",
+                                                  node_name="node-a", uid="not-its-uid")])
+    assert result.code == grpc.StatusCode.ABORTED.value[0]
+    assert client.get("Pod", "bulk-recreated", "default").spec.node_name == ""
+
+
 def test_finalizers_hold_deletion_until_removed(client):
     cm = MINIMAL["ConfigMap"]("finalized")
     cm.metadata.finalizers.append("example.com/hold")

@@ -58,6 +58,28 @@ class FakeClient:
             raise APIStatusError(grpc.StatusCode.FAILED_PRECONDITION, f'pod {name} is already assigned to node "x"')
 
 
+class BulkFakeClient(FakeClient):
+    """A server with BulkBind: one call answers many bindings, each on its own."""
+
+    async def bulk_bind(self, bindings):
+        self.calls.append(("bulk_bind", [(b.name, b.node_name, b.uid) for b in bindings]))
+        results = []
+        for b in bindings:
+            r = svc.BulkBindItemResult()
+            if b.name == "taken":
+                r.code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+                r.message = f'pod {b.name} is already assigned to node "x"'
+            else:
+                r.resource_version = "7"
+            results.append(r)
+        return results
+
+
+class OldServerClient(FakeClient):
+    async def bulk_bind(self, bindings):
+        raise APIStatusError(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+
+
 async def _drain(recorder: EventRecorder) -> None:
     task = asyncio.create_task(recorder.run())
     await asyncio.sleep(0)
@@ -136,21 +158,49 @@ def test_status_wishes_for_one_pod_merge():
     assert (wish.message, wish.nominated) == ("second", "n1")
 
 
-def test_binds_report_back():
+async def _bind_all(client, names):
+    answers = []
+    binder = Binder(client, lambda b, code, msg: answers.append((b.pod.name, code)), workers=4)
+    for i, name in enumerate(names):
+        binder.submit(act.Bind(act.PodRef("default", name, f"u{i}"), "n1"))
+    task = asyncio.create_task(binder.run())
+    for _ in range(200):
+        if len(answers) == len(names):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return sorted(answers), binder
+
+
+def test_binds_queued_together_go_in_one_bulk_call_and_report_back_each():
     async def go():
-        client = FakeClient()
-        answers = []
-        binder = Binder(client, lambda b, code, msg: answers.append((b.pod.name, code)), workers=4)
-        task = asyncio.create_task(binder.run())
-        binder.submit(act.Bind(act.PodRef("default", "web", "u1"), "n1"))
-        binder.submit(act.Bind(act.PodRef("default", "taken", "u2"), "n1"))
-        for _ in range(100):
-            if len(answers) == 2:
-                break
-            await asyncio.sleep(0.01)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        assert sorted(answers) == [("taken", "FAILED_PRECONDITION"), ("web", None)]
-        assert ("bind", "web", "n1", "u1") in client.calls
+        client = BulkFakeClient()
+        answers, binder = await _bind_all(client, ["web", "taken", "api"])
+        assert answers == [("api", None), ("taken", "FAILED_PRECONDITION"), ("web", None)]
+        assert client.calls == [("bulk_bind", [("web", "n1", "u0"), ("taken", "n1", "u1"), ("api", "n1", "u2")])]
+        assert binder.backlog == 0
+
+    asyncio.run(go())
+
+
+def test_binds_fall_back_to_one_call_per_pod_without_bulk_bind():
+    async def go():
+        client = OldServerClient()
+        answers, _ = await _bind_all(client, ["web", "taken"])
+        assert answers == [("taken", "FAILED_PRECONDITION"), ("web", None)]
+        assert ("bind", "web", "n1", "u0") in client.calls
+
+    asyncio.run(go())
+
+
+def test_a_failed_bulk_call_fails_every_bind_in_it():
+    class Down(FakeClient):
+        async def bulk_bind(self, bindings):
+            raise APIStatusError(grpc.StatusCode.UNAVAILABLE, "connection refused")
+
+    async def go():
+        answers, _ = await _bind_all(Down(), ["web", "api"])
+        assert answers == [("api", "UNAVAILABLE"), ("web", "UNAVAILABLE")]
 
     asyncio.run(go())
