@@ -61,6 +61,10 @@ class StoreUnavailableError(StoreError):
     """The disk refused a commit; the store takes no more writes until restarted."""
 
 
+# Batches of at most this many rows are committed on the event loop when commits do not fsync.
+INLINE_COMMIT_ROWS = 4
+
+
 class _Batch:
     """Rows and events waiting for one group commit, and the future their writers await."""
 
@@ -92,6 +96,10 @@ class SqliteStore:
         self._failed: BaseException | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Without an fsync a small commit costs less than handing it to the writer thread and
+        # back (about 45 us against 150 us here), so a lone writer is committed in the loop.
+        self._inline_rows = INLINE_COMMIT_ROWS if synchronous.upper() in ("NORMAL", "OFF") else 0
+        self._compacting = False
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -256,7 +264,11 @@ class SqliteStore:
                 await asyncio.sleep(0)
                 batch, self._batch = self._batch, None
                 try:
-                    await loop.run_in_executor(self._writer, self._commit, batch.rows)
+                    # The writer thread owns the connection while a compaction runs there.
+                    if len(batch.rows) <= self._inline_rows and not self._compacting:
+                        self._commit(batch.rows)
+                    else:
+                        await loop.run_in_executor(self._writer, self._commit, batch.rows)
                 except BaseException as exc:  # the disk refused: stop taking writes
                     log.error("store commit failed, refusing further writes: %s", exc)
                     self._failed = exc
@@ -378,7 +390,11 @@ class SqliteStore:
         if revision <= self._compacted:
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, self._compact_sync, revision)
+        self._compacting = True
+        try:
+            await loop.run_in_executor(self._writer, self._compact_sync, revision)
+        finally:
+            self._compacting = False
         self._compacted = revision
 
     def _compact_sync(self, revision: int) -> None:

@@ -88,6 +88,39 @@ def test_state_survives_reopen(path):
     run(read())
 
 
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_lone_and_grouped_writes_commit_while_compactions_run(path, synchronous):
+    """Without fsync small batches commit on the event loop; compactions on the writer thread
+    must not interleave with them on the one connection."""
+
+    async def write():
+        store = await SqliteStore.open(path, synchronous=synchronous)
+
+        async def lone_writer():
+            for i in range(600):
+                await store.update("/k/hot", str(i).encode()) if i else await store.create("/k/hot", b"0")
+
+        async def compactor():
+            for _ in range(60):
+                await store.compact(store.committed_revision - 5)
+                await asyncio.sleep(0)
+
+        group = asyncio.gather(*(store.create(f"/k/{i:04d}", b"v") for i in range(400)))
+        await asyncio.gather(lone_writer(), compactor(), group)
+        revision = store.revision
+        await store.close()
+        return revision
+
+    async def read(revision):
+        store = await SqliteStore.open(path, synchronous=synchronous)
+        items, rev, _ = await store.list("/k/")
+        assert len(items) == 401 and rev == revision == 1000
+        assert (await store.get("/k/hot")).value == b"599"
+        await store.close()
+
+    run(read(run(write())))
+
+
 def test_delete_then_recreate_in_one_batch_stays_live(path):
     async def scenario():
         store = await SqliteStore.open(path)
