@@ -120,6 +120,9 @@ class PodTable:
         self.terminating = np.zeros(capacity, dtype=bool)
         self.alive = np.zeros(capacity, dtype=bool)
         self.infos: list[PodInfo | None] = []
+        # node -> its live rows in ascending order (dict keys keep insertion order and new
+        # rows are always the largest): pods_on without a pass over every row.
+        self._on_node: dict[int, dict[int, None]] = {}
 
     _COLUMNS = ("node", "cls", "labelset", "priority", "start", "terminating", "alive")
 
@@ -148,15 +151,54 @@ class PodTable:
         self.terminating[sl] = terminating
         self.alive[sl] = True
         self.infos.extend(infos)
+        for row, node in zip(rows.tolist(), np.broadcast_to(nodes, (k,)).tolist()):
+            self._on_node.setdefault(node, {})[row] = None
         self.n += k
         return rows
+
+    def append_one(self, info: PodInfo, node: int, cls_id: int, labelset: int, priority: int, start: int,
+                   terminating: bool) -> int:
+        if self.n == len(self.node):
+            self._grow(self.n + 1)
+        row = self.n
+        self.node[row] = node
+        self.cls[row] = cls_id
+        self.labelset[row] = labelset
+        self.priority[row] = priority
+        self.start[row] = start
+        self.terminating[row] = terminating
+        self.alive[row] = True
+        self.infos.append(info)
+        self._on_node.setdefault(node, {})[row] = None
+        self.n += 1
+        return row
+
+    def kill(self, row: int) -> None:
+        """The row's pod left its node; the row stays, dead."""
+        node = int(self.node[row])
+        rows = self._on_node.get(node)
+        if rows is not None:
+            rows.pop(row, None)
+            if not rows:
+                del self._on_node[node]
+        self.alive[row] = False
+        self.node[row] = -1
+        self.infos[row] = None
+
+    def renumber_node(self, old: int, new: int) -> None:
+        """Node `old` now lives at index `new` (which has no live rows)."""
+        n = self.n
+        self.node[:n][self.node[:n] == old] = new
+        rows = self._on_node.pop(old, None)
+        if rows is not None:
+            self._on_node[new] = rows
 
     def live_rows(self) -> np.ndarray:
         return np.flatnonzero(self.alive[: self.n])
 
     def rows_on(self, node: int) -> np.ndarray:
-        n = self.n
-        return np.flatnonzero(self.alive[:n] & (self.node[:n] == node))
+        rows = self._on_node.get(node)
+        return np.fromiter(rows, dtype=np.int64, count=len(rows)) if rows else np.zeros(0, dtype=np.int64)
 
 
 @dataclass

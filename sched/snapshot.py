@@ -132,6 +132,7 @@ class ClusterSnapshot:
         self.touched_count = 0
         self._touch_floor = 0  # (sched/loop) positions before it are no longer in the log
         self._start_seq = 0
+        self.gpu_devices: Any = None  # (sched/gpu) per-device GPU share, made by the GPU plugins on first use
         self.namespace_labels_by_name: dict[str, dict[str, str]] = {}
         for ns in namespaces:
             labels = dict(ns.metadata.labels)
@@ -256,8 +257,7 @@ class ClusterSnapshot:
                 counter.counts[n] = counter.counts[last]
             for counts in self._holders.values():
                 counts[n] = counts[last]
-            table = self.pods
-            table.node[: table.n][table.node[: table.n] == last] = n
+            self.pods.renumber_node(last, n)
         self.ports.pop(n, None)
         if last in self.ports:
             self.ports[n] = self.ports.pop(last)
@@ -506,7 +506,9 @@ class ClusterSnapshot:
             return
         nodes = np.asarray(nodes, dtype=np.int64)
         self._touch(nodes)
-        if k == 1 and not infos[0].special:
+        if self.gpu_devices is not None:  # (sched/gpu) devices taken at bind
+            self.gpu_devices.on_bind(infos, nodes)
+        if k == 1:
             self._add_one(infos[0], int(nodes[0]))
             return
         if class_of is None or classes is None:
@@ -520,6 +522,9 @@ class ClusterSnapshot:
                     classes.append(info.cls)
                 index.append(c)
             class_of = np.array(index, dtype=np.int64)
+        for cls in classes:  # every column first: a column added later would outdate earlier states
+            for name in cls.request_map:
+                self.column(name)
         states = [self.class_state(c) for c in classes]
         n_nodes = self.n_nodes
         for c, state in enumerate(states):
@@ -559,26 +564,18 @@ class ClusterSnapshot:
         self.pod_version += 1
 
     def _add_one(self, info: PodInfo, node: int) -> None:
-        """add_pods for one pod without a start time: scalar updates only."""
+        """add_pods for one pod: scalar updates only (preemption's dry runs remove and re-add
+        pods one at a time, with their start times)."""
         state = self.class_state(info.cls)
         self.requested[node] += state.req
         self.nonzero[node] += state.nonzero
-        start = NOT_STARTED + self._start_seq
-        self._start_seq += 1
+        if info.start_ns is not None:
+            start = info.start_ns
+        else:
+            start = NOT_STARTED + self._start_seq
+            self._start_seq += 1
         cls = info.cls
-        table = self.pods
-        if table.n == len(table.node):
-            table._grow(table.n + 1)
-        row = table.n
-        table.node[row] = node
-        table.cls[row] = state.cls_id
-        table.labelset[row] = state.labelset
-        table.priority[row] = cls.priority
-        table.start[row] = start
-        table.terminating[row] = info.terminating
-        table.alive[row] = True
-        table.infos.append(info)
-        table.n += 1
+        row = self.pods.append_one(info, node, state.cls_id, state.labelset, cls.priority, start, info.terminating)
         info.row = row
         lid = state.labelset
         for counter in self._counters.values():
@@ -641,15 +638,15 @@ class ClusterSnapshot:
         assert info is not None
         node = int(table.node[row])
         self._touch(np.array([node], dtype=np.int64))
+        if self.gpu_devices is not None:  # (sched/gpu) devices freed
+            self.gpu_devices.on_unbind(info)
         state = self.class_state(info.cls)
         self.requested[node] -= state.req
         self.nonzero[node] -= state.nonzero
         self._count_pods(np.array([row]), np.array([node]), -1)
         info.start_ns = int(table.start[row])  # a re-bound pod keeps its start time
         info.special = True
-        table.alive[row] = False
-        table.node[row] = -1
-        table.infos[row] = None
+        table.kill(row)
         info.row = -1
         cls = info.cls
         if cls.host_ports:

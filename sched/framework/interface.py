@@ -118,6 +118,15 @@ class Plugin:
         """The verdict over all nodes, or None when it passes every node."""
         return None
 
+    def filter_node(self, cycle: Cycle, n: int) -> Status | None:
+        """The verdict on node n alone (None: passes). Preemption's dry runs ask this hundreds
+        of times per pod with the snapshot changed in between; a plugin whose verdict on one
+        node is cheap overrides it. It must equal filter()'s status for n."""
+        verdict = self.filter(cycle)
+        if verdict is None or not verdict.fail[n]:
+            return None
+        return verdict.status_of(n)
+
     def filter_static(self, cycle: Cycle) -> bool:
         return False
 

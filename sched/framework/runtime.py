@@ -293,9 +293,9 @@ class Framework:
         for plugin in self.filters:
             if plugin.NAME in skipped:
                 continue
-            verdict = plugin.filter(cycle)
-            if verdict is not None and verdict.fail[n]:
-                return verdict.status_of(n)
+            status = plugin.filter_node(cycle, n)
+            if status is not None:
+                return status
         return Status()
 
     # -- equivalence classes and batches -------------------------------------------------------

@@ -102,3 +102,55 @@ def test_place_reports_preemption_without_evicting():
     assert result.assignments == []
     (u,) = result.unschedulable
     assert (u.pod, u.nominated_node, u.victims) == ("default/high", "n1", ("default/low",))
+
+
+# -- arithmetic dry runs equal the snapshot's ----------------------------------------------------
+
+from hypothesis import event, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CPU = st.sampled_from(["250m", "500m", "1", "1500m", "2"])
+_MEM = st.sampled_from(["256Mi", "1Gi", "2Gi", "3Gi"])
+
+
+@st.composite
+def _clusters(draw):
+    n_nodes = draw(st.integers(1, 3))
+    nodes = [node(f"n{i}", draw(st.sampled_from(["2", "4"])), draw(st.sampled_from(["4Gi", "8Gi"])),
+                  pods=draw(st.sampled_from(["3", "110"])), unschedulable=draw(st.booleans()) and i == 0)
+             for i in range(n_nodes)]
+    existing = []
+    for j in range(draw(st.integers(2, 14))):
+        existing.append(pod(f"e{j}", draw(_CPU), draw(_MEM), priority=draw(st.integers(0, 3)) * 10,
+                            node_name=f"n{draw(st.integers(0, n_nodes - 1))}",
+                            extra={"example.com/gpu": "1"} if draw(st.booleans()) and j % 3 == 0 else None))
+    incoming = pod("p", draw(_CPU), draw(_MEM), priority=draw(st.sampled_from([5, 15, 25, 100])),
+                   extra={"example.com/gpu": "1"} if draw(st.booleans()) else None)
+    return nodes, existing, incoming
+
+
+def _preemption(nodes, existing, incoming, arithmetic: bool):
+    h = harness(nodes, incoming, existing)
+    h.plugin("DefaultPreemption").arithmetic_dry_runs = arithmetic
+    result = h.schedule()
+    return result.nominated_node, [v.key for v in result.victims], result.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(_clusters())
+def test_arithmetic_dry_runs_choose_the_same_node_victims_and_message_as_the_snapshots(cluster):
+    nodes, existing, incoming = cluster
+    fast = _preemption(nodes, existing, incoming, True)
+    assert fast == _preemption(nodes, existing, incoming, False)
+    event("preempts" if fast[1] else "no victims")
+
+
+def test_pods_with_pod_dependent_filters_dry_run_through_the_snapshot():
+    nodes = [node("n1", "2", "4Gi")]
+    existing = [pod("low", "1500m", "1Gi", priority=1, node_name="n1", host_ports=[8080])]
+    h = harness(nodes, pod("p", "1", "1Gi", priority=100, host_ports=[8080]), existing)
+    preemption = h.plugin("DefaultPreemption")
+    assert preemption.resource_only_filters(h.cycle, h.fw) is None
+    plain = harness(nodes, pod("q", "1", "1Gi", priority=100), existing)
+    assert plain.plugin("DefaultPreemption").resource_only_filters(plain.cycle, plain.fw) is not None
+    assert [v.key for v in h.schedule().victims] == ["default/low"]
