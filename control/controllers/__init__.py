@@ -15,6 +15,6 @@ Modules:
     shared facts  meta (keys, owner refs, selectors), pods (readiness, deletion order), ownership
                   (adopt/release, expectations), deployment_util (hashes, fenceposts, conditions)
     controllers   garbage_collector, namespace, replicaset, deployment, job, service_ip, endpoints,
-                  event_ttl, node_lifecycle (off by default)
+                  event_ttl, node_lifecycle, hpa (+ replica_calculator, its metric arithmetic)
     command       rollout_command (`shoal rollout status|history|undo|restart|pause|resume`)
 """

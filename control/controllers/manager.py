@@ -29,11 +29,15 @@ def registry() -> dict[str, type[Controller]]:
     from shoal.control.controllers.endpoints import EndpointsController
     from shoal.control.controllers.event_ttl import EventTTLController
     from shoal.control.controllers.garbage_collector import GarbageCollector
+    from shoal.control.controllers.hpa import HorizontalPodAutoscalerController
     from shoal.control.controllers.job import JobController
+    from shoal.control.controllers.local_path import LocalPathProvisioner
     from shoal.control.controllers.namespace import NamespaceController
     from shoal.control.controllers.node_lifecycle import NodeLifecycleController
+    from shoal.control.controllers.pvc_protection import PVCProtectionController
     from shoal.control.controllers.replicaset import ReplicaSetController
     from shoal.control.controllers.service_ip import ServiceIPController
+    from shoal.control.controllers.volume_binder import VolumeBinderController
 
     classes = (
         GarbageCollector,
@@ -45,13 +49,18 @@ def registry() -> dict[str, type[Controller]]:
         EndpointsController,
         EventTTLController,
         NodeLifecycleController,
+        HorizontalPodAutoscalerController,
+        VolumeBinderController,
+        LocalPathProvisioner,
+        PVCProtectionController,
     )
     return {cls.name: cls for cls in classes}
 
 
-# Off unless asked for: node lifecycle taints nodes whose agents stop heartbeating, and agents
-# (and their Lease convention) are still being built.
-DEFAULT_OFF = frozenset({"nodelifecycle"})
+# Every controller runs by default, as in kube-controller-manager (node lifecycle included: the
+# agents renew their Leases; `shoal server --node-monitor-grace-period` sets how long a silent
+# node keeps Ready). A name here would be left out of "*".
+DEFAULT_OFF: frozenset[str] = frozenset()
 
 
 def resolve_enabled(requested: Iterable[str] | str | None, known: Iterable[str]) -> list[str]:

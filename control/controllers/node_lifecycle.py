@@ -3,9 +3,9 @@ evicted, as Kubernetes' node lifecycle controller and taint manager.
 
     heartbeat older than the grace period (default 40 s)
         -> Ready (and the agent's other conditions) Unknown, reason NodeStatusUnknown
-        -> taint node.kubernetes.io/unreachable:NoExecute
+        -> taints node.kubernetes.io/unreachable:NoExecute and :NoSchedule
     heartbeat fresh again and the agent reports Ready=True
-        -> the taint removed
+        -> the taints removed
     a pod on a node with a NoExecute taint it does not tolerate
         -> deleted at once; tolerated for tolerationSeconds -> deleted that long after the taint
            was added (the API's defaulting gives every pod 300 s for unreachable)
@@ -73,15 +73,22 @@ def plan_node(node, heartbeat: float, now: float, grace: float) -> NodePlan:
             updated.metadata.resource_version = ""
             plan.actions.append(UpdateStatus(updated))
             plan.actions.append(Emit(node, "Normal", "NodeNotReady", f"Node {node.metadata.name} status is now: NodeNotReady"))
-        if not has_taint(node, UNREACHABLE_TAINT):
+        # NoExecute evicts the pods that do not tolerate it; NoSchedule (Kubernetes' taint-nodes-
+        # by-condition) keeps the scheduler from sending their replacements, which tolerate the
+        # NoExecute one for a while by default, back to the silent node.
+        missing = [effect for effect in ("NoExecute", "NoSchedule") if not has_taint(node, UNREACHABLE_TAINT, effect)]
+        if missing:
             tainted = clone(node)
-            tainted.spec.taints.add(key=UNREACHABLE_TAINT, effect="NoExecute", time_added=timestamp(now))
+            for effect in missing:
+                added = tainted.spec.taints.add(key=UNREACHABLE_TAINT, effect=effect)
+                if effect == "NoExecute":
+                    added.time_added.CopyFrom(timestamp(now))
             plan.actions.append(Update(tainted))
     else:
         plan.requeue_after = heartbeat + grace - now + 0.5
-        if has_taint(node, UNREACHABLE_TAINT) and ready_status(node) == "True":
+        if any(t.key == UNREACHABLE_TAINT for t in node.spec.taints) and ready_status(node) == "True":
             untainted = clone(node)
-            keep = [t for t in node.spec.taints if not (t.key == UNREACHABLE_TAINT and t.effect == "NoExecute")]
+            keep = [t for t in node.spec.taints if t.key != UNREACHABLE_TAINT]
             del untainted.spec.taints[:]
             untainted.spec.taints.extend(keep)
             plan.actions.append(Update(untainted))
@@ -144,6 +151,9 @@ class NodeLifecycleController(Controller):
         super().__init__(ctx)
         self.first_seen: dict[str, float] = {}
         self.pods_on: dict[str, set[str]] = {}  # node name -> pod keys bound to it
+        # node name -> keys of the Leases of that name (any namespace): a heartbeat is then a
+        # lookup, not a scan of every Lease (on by default, with thousands of hollow nodes).
+        self.leases_named: dict[str, set[str]] = {}
 
     def on_change(self, kind: str, change: Change) -> None:
         obj = change.new
@@ -152,6 +162,13 @@ class NodeLifecycleController(Controller):
                 self.first_seen.pop(obj.metadata.name, None)
             self.queue.add(obj.metadata.name)
         elif kind == "Lease":
+            named = self.leases_named.setdefault(obj.metadata.name, set())
+            if change.type == "delete":
+                named.discard(object_key(obj))
+                if not named:
+                    del self.leases_named[obj.metadata.name]
+            else:
+                named.add(object_key(obj))
             if self.cache("Node").get(obj.metadata.name) is not None:
                 self.queue.add(obj.metadata.name)
         else:
@@ -166,8 +183,10 @@ class NodeLifecycleController(Controller):
     def heartbeat(self, node) -> float:
         name = node.metadata.name
         beats = [self.first_seen.setdefault(name, self.now)]
-        for lease in self.cache("Lease").list():
-            if lease.metadata.name == name:
+        leases = self.cache("Lease")
+        for key in self.leases_named.get(name, ()):
+            lease = leases.get(key)
+            if lease is not None:
                 beats.append(seconds(lease.spec.renew_time))
         for cond in node.status.conditions:
             if cond.type == "Ready":

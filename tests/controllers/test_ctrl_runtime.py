@@ -219,17 +219,21 @@ def test_settings_from_environment():
 
 
 @pytest.mark.parametrize(
-    "spec,expected",
+    "spec,left_out",
     [
-        pytest.param("*", {"garbagecollector", "namespace", "replicaset", "deployment", "job", "serviceip",
-                           "endpoints", "eventttl"}, id="defaults"),
-        pytest.param("replicaset,deployment", {"replicaset", "deployment"}, id="only-named"),
-        pytest.param("*,-job,nodelifecycle", {"garbagecollector", "namespace", "replicaset", "deployment",
-                                              "serviceip", "endpoints", "eventttl", "nodelifecycle"}, id="minus-plus"),
+        pytest.param("*", set(), id="defaults-are-every-controller"),
+        pytest.param("*,-job,-nodelifecycle", {"job", "nodelifecycle"}, id="minus"),
+        pytest.param("*,-job,job", set(), id="minus-then-plus"),
     ],
 )
-def test_resolve_enabled(spec, expected):
-    assert set(resolve_enabled(spec, registry())) == expected
+def test_resolve_enabled(spec, left_out):
+    known = set(registry())
+    assert {"nodelifecycle", "horizontalpodautoscaling", "replicaset", "garbagecollector"} <= known
+    assert set(resolve_enabled(spec, registry())) == known - left_out
+
+
+def test_resolve_enabled_only_named():
+    assert resolve_enabled("replicaset,deployment", registry()) == ["replicaset", "deployment"]
 
 
 def test_resolve_enabled_refuses_unknown_names():

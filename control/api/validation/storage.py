@@ -98,9 +98,12 @@ def validate_pvc(msg, old, errs: list[str]) -> None:
                                       "volumeAttributesClassName for bound claims"))
     capacity = old.status.capacity.get("storage")
     requested = msg.spec.resources.requests.get("storage")
-    if capacity and requested:
-        have, want = nano(capacity), nano(requested)
-        if have is not None and want is not None and want < have:
+    old_requested = old.spec.resources.requests.get("storage")
+    if capacity and requested and old_requested:
+        # Only a shrinking request is checked (as Kubernetes does): a claim bound to a volume
+        # larger than it asked for must stay updatable (finalizers, labels).
+        have, want, had = nano(capacity), nano(requested), nano(old_requested)
+        if have is not None and want is not None and had is not None and want < had and want < have:
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
 
 
