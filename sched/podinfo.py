@@ -140,6 +140,7 @@ class PodClass:
     owner: tuple[str, str, str] | None  # controller (apiVersion, kind, name)
     scheduling_gates: tuple[str, ...]
     scheduler_name: str = ""
+    claims: tuple[str, ...] = ()  # PersistentVolumeClaims the pod's volumes name (VolumeBinding)
     error: str | None = None
     key: int = field(default=0, compare=False, repr=False)
     serial: int = field(default=-1, compare=False, repr=False)  # unique per interned class in this process
@@ -388,6 +389,8 @@ class PodParser:
             owner=owner,
             scheduling_gates=tuple(g.name for g in spec.scheduling_gates),
             scheduler_name=spec.scheduler_name,
+            claims=tuple(sorted({v.persistent_volume_claim.claim_name for v in spec.volumes
+                                 if v.HasField("persistent_volume_claim")})),
         )
 
 

@@ -134,6 +134,8 @@ class ClusterSnapshot:
         self._start_seq = 0
         self.gpu_devices: Any = None  # (sched/gpu) per-device GPU share, made by the GPU plugins on first use
         self.namespace_labels_by_name: dict[str, dict[str, str]] = {}
+        self.claims: dict[str, Any] = {}  # "namespace/name" -> PersistentVolumeClaim
+        self.volumes: dict[str, Any] = {}  # name -> PersistentVolume
         for ns in namespaces:
             labels = dict(ns.metadata.labels)
             labels.setdefault(NAMESPACE_NAME_LABEL, ns.metadata.name)
@@ -282,10 +284,16 @@ class ClusterSnapshot:
     # -- cluster context (added for the in-cluster loop, sched/loop) ---------------------------
 
     def set_context(self, *, namespaces: Iterable | None = None, services: Iterable | None = None,
-                    replica_sets: Iterable | None = None) -> None:
+                    replica_sets: Iterable | None = None, claims: Iterable | None = None,
+                    volumes: Iterable | None = None) -> None:
         """Replace what plugins read besides nodes and pods: namespace labels (namespaceSelector),
-        Services and ReplicaSets (default spreading). Arguments left None stay. Everything derived
-        from them is recomputed on next use (both versions move; pod counters are rebuilt)."""
+        Services and ReplicaSets (default spreading), PersistentVolumeClaims and PersistentVolumes
+        (VolumeBinding). Arguments left None stay. Everything derived from them is recomputed on
+        next use (both versions move; pod counters are rebuilt)."""
+        if claims is not None:
+            self.claims = {f"{c.metadata.namespace}/{c.metadata.name}": c for c in claims}
+        if volumes is not None:
+            self.volumes = {v.metadata.name: v for v in volumes}
         if namespaces is not None:
             self.namespace_labels_by_name = {}
             for ns in namespaces:

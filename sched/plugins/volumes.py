@@ -1,21 +1,15 @@
-"""The volume plugins of the default profile (VolumeRestrictions, NodeVolumeLimits,
-VolumeBinding, VolumeZone): accepted so that profiles naming them load, and passing every node.
-
-Shoal's scheduler does not yet model PersistentVolumes, CSI attach limits or volume topology;
-pods with such volumes are placed as if their volumes imposed nothing.
+"""The volume plugins of the default profile: VolumeBinding is real (volume_binding.py: claims
+bound, volumes' node affinity); VolumeRestrictions, NodeVolumeLimits and VolumeZone are accepted
+so that profiles naming them load, and pass every node (Shoal does not model CSI attach limits
+or zone-labelled volumes). The local-path provisioner makes a volume on the node its first pod
+is bound to (control/controllers/local_path.py); VolumeBinding keeps later pods of the claim on
+that node, and an agent refuses to mount a volume whose nodeAffinity excludes its node
+(node/volumes.py).
 """
 
 from __future__ import annotations
 
-from ..framework.interface import (
-    FILTER,
-    PRE_FILTER,
-    PRE_SCORE,
-    RESERVE,
-    SCORE,
-    Cycle,
-    Plugin,
-)
+from ..framework.interface import FILTER, PRE_FILTER, Cycle, Plugin
 
 VOLUME_RESTRICTIONS = "VolumeRestrictions"
 NODE_VOLUME_LIMITS = "NodeVolumeLimits"
@@ -38,12 +32,12 @@ class VolumePlaceholder(Plugin):
         return True
 
 
-class VolumeBindingPlaceholder(VolumePlaceholder):
-    POINTS = frozenset({PRE_FILTER, FILTER, PRE_SCORE, SCORE, RESERVE})
-
-
 def factory(name: str):
-    cls = VolumeBindingPlaceholder if name == VOLUME_BINDING else VolumePlaceholder
+    if name == VOLUME_BINDING:
+        from .volume_binding import new as new_volume_binding
+
+        return new_volume_binding
+    cls = VolumePlaceholder
 
     def new(args, profile) -> VolumePlaceholder:
         return cls(name, args, profile)
