@@ -56,6 +56,9 @@ def register_agent(sub: argparse._SubParsersAction) -> None:
                    help="address the HTTP endpoint listens on; it has no authentication (default: %(default)s)")
     p.add_argument("--clean-up", action="store_true",
                    help="kill every container and remove every sandbox the state dir holds, then exit")
+    p.add_argument("--proxy-mode", choices=("auto", "nft", "iptables", "userspace", "off"), default="auto",
+                   help="how Services are forwarded on this node (default: nft if it works, else iptables, "
+                        "else the userspace proxy)")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=_run_agent)
 

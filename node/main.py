@@ -104,6 +104,7 @@ async def main_async(args: argparse.Namespace) -> int:
     fleet = Fleet(api, agents, lease_interval=args.lease_interval, node_status_interval=args.node_status_interval)
     http = None
     reporting: asyncio.Task | None = None
+    services = None
     try:
         if args.http_port and len(agents) == 1:
             from shoal.node.http import AgentHTTP
@@ -111,7 +112,13 @@ async def main_async(args: argparse.Namespace) -> int:
             http = AgentHTTP(agents[0], host=args.http_address, port=max(0, args.http_port))
             await http.start()
             agents[0].config.kubelet_port = http.port
+        from shoal.node import cluster_services
+        from shoal.node.network import bridge_name
+
+        services = cluster_services.attach(agents, api, getattr(args, "proxy_mode", "auto"))
         await _start_with_retries(fleet, stop)
+        if services is not None:
+            await services.start_node(agents[0].config.pod_cidr, bridge_name(agents[0].name))
         if args.stats_interval > 0:
             from shoal.node.utilization import UtilizationReporter
 
@@ -136,6 +143,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if http is not None:
             await http.stop()
         await fleet.stop()
+        if services is not None:
+            await services.stop()
         await api.close()
     return 0
 
@@ -164,6 +173,9 @@ async def clean_up(args: argparse.Namespace) -> int:
     if not isinstance(runtime, OCIRuntime):
         return 0
     removed = await runtime.remove_everything()
+    from shoal.node.cluster_services import remove_rules
+
+    await remove_rules(args.name)
     print(f"removed {removed} pod(s) of node {args.name} from {args.state_dir}")
     return 0
 

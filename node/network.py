@@ -6,8 +6,12 @@ the node's pod CIDR.
     CNI bridge ADD (ipam host-local)            veth pair: one end eth0 in the pod, the other on
                                                 the node's bridge, whose address (.1) is the
                                                 pods' gateway; the host reaches pods through it
-    CNI bridge DEL, ip netns del                releases the address, removes the veth and the
-                                                namespace (its bind mount under /run/netns)
+    CNI portmap ADD (pods with hostPorts)       DNAT of node:hostPort to pod:containerPort
+                                                (iptables chains named after the pod), with
+                                                SNAT so the host itself reaches it too
+    CNI portmap DEL, bridge DEL, ip netns del   removes the port rules, releases the address,
+                                                removes the veth and the namespace (its bind
+                                                mount under /run/netns)
 
 The bridge is named after the node (``shoal-<hash>``), so several agents can share a machine,
 each with its own pod CIDR; host-local keeps its leases under the agent's state directory.
@@ -17,12 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
 
 from shoal.node.procutil import run
 from shoal.node.runtime.base import RuntimeUnavailable
+
+log = logging.getLogger("shoal.node")
 
 CNI_PATHS = ("/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni")
 NETNS_DIR = "/run/netns"
@@ -39,6 +46,18 @@ def bridge_name(node: str) -> str:
 
 def netns_name(uid: str) -> str:
     return f"shoal-{uid}"
+
+
+def port_mappings(pod) -> list[dict]:
+    """The pod's containerPort/hostPort pairs as the CNI portMappings capability wants them
+    (ports without a hostPort are not published)."""
+    out = []
+    for container in pod.spec.containers:
+        for port in container.ports:
+            if port.host_port:
+                out.append({"hostPort": port.host_port, "containerPort": port.container_port,
+                            "protocol": (port.protocol or "TCP").lower(), "hostIP": port.host_ip})
+    return out
 
 
 def find_cni_bin() -> str:
@@ -80,6 +99,14 @@ class PodNetwork:
                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": self.ipam_dir},
         }
 
+    def portmap_conf(self, mappings: list[dict], prev_result: dict | None = None) -> dict:
+        conf = {"cniVersion": CNI_VERSION, "name": self.network_name, "type": "portmap",
+                "capabilities": {"portMappings": True}, "snat": True,
+                "runtimeConfig": {"portMappings": mappings}}
+        if prev_result is not None:
+            conf["prevResult"] = prev_result
+        return conf
+
     def loopback_conf(self) -> dict:
         return {"cniVersion": CNI_VERSION, "name": "lo", "type": "loopback"}
 
@@ -103,20 +130,23 @@ class PodNetwork:
     def netns_path(self, uid: str) -> str:
         return os.path.join(NETNS_DIR, netns_name(uid))
 
-    async def add(self, uid: str) -> str:
-        """Creates the pod's namespace and network; returns the pod IP. Idempotent enough: a
-        half-made sandbox is torn down first."""
+    async def add(self, uid: str, mappings: list[dict] = ()) -> str:
+        """Creates the pod's namespace and network and publishes its host ports (``mappings``,
+        see port_mappings); returns the pod IP. Idempotent enough: a half-made sandbox is torn
+        down first."""
         path = self.netns_path(uid)
         if os.path.exists(path):
-            await self.delete(uid)
+            await self.delete(uid, mappings)
         result = await run("ip", "netns", "add", netns_name(uid), timeout=30)
         if not result.ok:
             raise NetworkError(f"ip netns add: {result.error()}")
         try:
             await self._plugin("ADD", self.loopback_conf(), uid, path, "lo")
             out = await self._plugin("ADD", self.bridge_conf(), uid, path, "eth0")
+            if mappings:
+                await self._plugin("ADD", self.portmap_conf(list(mappings), out), uid, path, "eth0")
         except NetworkError:
-            await self.delete(uid)
+            await self.delete(uid, mappings)
             raise
         for ip in out.get("ips", []):
             address = ip.get("address", "")
@@ -125,10 +155,17 @@ class PodNetwork:
         await self.delete(uid)
         raise NetworkError("the bridge plugin returned no IPv4 address")
 
-    async def delete(self, uid: str) -> None:
-        """Releases the address and removes the veth and the namespace. Idempotent."""
+    async def delete(self, uid: str, mappings: list[dict] = ()) -> None:
+        """Removes the pod's host port rules, releases the address and removes the veth and the
+        namespace. Idempotent."""
         path = self.netns_path(uid)
         netns = path if os.path.exists(path) else ""
+        if mappings:
+            # portmap's DEL finds its rules by the container id; it needs no namespace.
+            try:
+                await self._plugin("DEL", self.portmap_conf(list(mappings)), uid, netns, "eth0")
+            except NetworkError as exc:
+                log.warning("pod %s: host port rules: %s", uid, exc)
         try:
             await self._plugin("DEL", self.bridge_conf(), uid, netns, "eth0")
         except NetworkError:

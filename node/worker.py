@@ -17,6 +17,14 @@ from shoal.node import lifecycle as lc
 from shoal.node.podview import pod_view
 from shoal.node.runtime.base import ImagePullError, RecoveredPod
 from shoal.node.status import pod_status, prior_containers
+from shoal.node.volumes import (
+    MOUNT_FAILED,
+    VolumeNotReady,
+    has_api_volumes,
+    has_projected_volumes,
+    resolve_volumes,
+    volume_refresh_seconds,
+)
 from shoal.proto.client import APIStatusError
 from shoal.v1 import core_pb2
 
@@ -68,6 +76,7 @@ class PodWorker:
             for rc in recovered.containers:
                 if rc.running:
                     self.watch_adopted(rc.name)
+            self.watch_projected_volumes()
         prior = prior_containers(pod.status) if first else ()
         self.handle(lc.PodSeen(pod_view(pod), stimulus("watch"), self.now(), prior=prior))
 
@@ -150,13 +159,58 @@ class PodWorker:
         self.handle(lc.ImagePulled(ins.container, image_id, stimulus("pull"), self.now()))
 
     async def _create_sandbox(self) -> None:
+        runtime = self.agent.runtime
+        projects = getattr(runtime, "project_volumes", None)
         try:
-            ip = await self.agent.runtime.create_sandbox(self.pod)
+            # Volumes first, as the kubelet waits for them before the sandbox: a pod whose
+            # ConfigMap, Secret or claim is missing holds nothing on the node while it waits.
+            if projects is not None and has_api_volumes(self.pod):
+                plan = await resolve_volumes(self.agent.api, self.pod, node_name=self.agent.name,
+                                             node_labels=self.agent.node_object().metadata.labels)
+                await asyncio.to_thread(projects, self.pod, plan)
+        except VolumeNotReady as exc:
+            log.info("pod %s: %s", self.machine.pod.key, exc)
+            self.handle(lc.SandboxFailed(str(exc), stimulus("volumes"), self.now()))
+            return
+        except Exception as exc:
+            log.warning("pod %s: volumes: %s", self.machine.pod.key, exc)
+            self.handle(lc.SandboxFailed(f"{MOUNT_FAILED}s: {exc}", stimulus("volumes"), self.now()))
+            return
+        try:
+            ip = await runtime.create_sandbox(self.pod)
         except Exception as exc:
             log.warning("pod %s: sandbox: %s", self.machine.pod.key, exc)
             self.handle(lc.SandboxFailed(f"failed to create pod sandbox: {exc}", stimulus("sandbox"), self.now()))
             return
         self.handle(lc.SandboxReady(ip, stimulus("sandbox"), self.now()))
+        self.watch_projected_volumes()
+
+    def watch_projected_volumes(self) -> None:
+        """Keeps configMap and secret volumes in step with their objects (the kubelet's
+        periodic sync), until the pod stops."""
+        if getattr(self.agent.runtime, "project_volumes", None) is not None and has_projected_volumes(self.pod):
+            self._spawn(self._refresh_volumes())
+
+    async def _refresh_volumes(self) -> None:
+        interval = volume_refresh_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            if self.forgotten or self.machine.stopping or self.machine.sandbox != "ready":
+                return
+            try:
+                plan = await resolve_volumes(self.agent.api, self.pod, only_projected=True)
+                if self.forgotten or self.machine.stopping:
+                    return  # the sandbox may be on its way out: write nothing into it
+                changed = await asyncio.to_thread(self.agent.runtime.project_volumes, self.pod, plan)
+            except VolumeNotReady as exc:
+                # As the kubelet does: the last content stays while the object is missing.
+                log.info("pod %s: volume refresh: %s", self.machine.pod.key, exc)
+                continue
+            except Exception as exc:
+                log.warning("pod %s: volume refresh: %s", self.machine.pod.key, exc)
+                continue
+            if changed:
+                log.info("pod %s: updated volume(s) %s", self.machine.pod.key, ", ".join(changed))
 
     async def _start(self, ins: lc.StartContainer) -> None:
         container = self._container(ins.container)

@@ -5,7 +5,8 @@ runs):
 
     pods/<uid>/pod.json                    namespace, name, IP, network namespace
     pods/<uid>/etc/{hosts,hostname,resolv.conf}
-    pods/<uid>/volumes/<name>/             emptyDir volumes
+    pods/<uid>/volumes/<name>/             emptyDir, configMap and secret (tmpfs) volumes
+    pods/<uid>/volumes.json                the node directories of the pod's claims
     pods/<uid>/logs/<container>/<n>.log    output of run n of a container (n = restartCount)
     pods/<uid>/containers/<name>/          the bundle: config.json, rootfs/ (overlay mount over
                                            the image's unpacked rootfs), upper/, work/,
@@ -33,9 +34,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from shoal.node.dns import pod_resolv_conf
 from shoal.node.images.store import ImageStore
 from shoal.node.lifecycle import RecoveredContainer, Termination, termination_reason
-from shoal.node.network import NetworkError, PodNetwork
+from shoal.node.network import NetworkError, PodNetwork, port_mappings
 from shoal.node.procutil import run
 from shoal.node.runtime import cgroups
 from shoal.node.runtime.base import (
@@ -48,6 +50,7 @@ from shoal.node.runtime.base import (
     RuntimeUnavailable,
 )
 from shoal.node.runtime.spec import SandboxPaths, SpecError, oci_spec
+from shoal.node.volumes import VolumePlan, mount_tmpfs, write_projection
 
 log = logging.getLogger("shoal.node")
 
@@ -168,6 +171,8 @@ class OCIRuntime(Runtime):
         self.pods_dir = os.path.join(state_dir, "pods")
         self.runc_root = os.path.join(state_dir, self.name)
         self.network: PodNetwork | None = None
+        # Set by the agent (node/cluster_services.py): Service variables and the cluster DNS.
+        self.cluster_services = None
         self._live: dict[tuple[str, str], LiveContainer] = {}
         self._version = runtime_version(self.binary)
 
@@ -261,13 +266,14 @@ class OCIRuntime(Runtime):
             os.makedirs(os.path.join(pdir, sub), exist_ok=True)
         host_network = self.uses_host_network(pod)
         doc = {"uid": uid, "namespace": pod.metadata.namespace, "name": pod.metadata.name,
-               "host_network": host_network, "ip": ""}
+               "host_network": host_network, "ip": "",
+               "port_mappings": [] if host_network else port_mappings(pod)}
         _write_json(os.path.join(pdir, "pod.json"), doc)
         if host_network:
             ip = self.host_ip or "127.0.0.1"
         else:
             try:
-                ip = await self.network.add(uid)
+                ip = await self.network.add(uid, doc["port_mappings"])
             except NetworkError as exc:
                 raise RuntimeError_(str(exc)) from None
         doc["ip"] = ip
@@ -288,9 +294,9 @@ class OCIRuntime(Runtime):
             f.write("\n".join(hosts) + "\n")
         with open(os.path.join(pdir, "etc", "hostname"), "w") as f:
             f.write(hostname + "\n")
-        resolv = _read("/etc/resolv.conf")
-        if pod.spec.dns_config.nameservers:
-            resolv = "".join(f"nameserver {ns}\n" for ns in pod.spec.dns_config.nameservers)
+        cluster_dns = (self.cluster_services.nameserver(self.network.pod_cidr)
+                       if self.cluster_services and self.network else "")
+        resolv = pod_resolv_conf(pod, cluster_dns=cluster_dns, host_resolv=_read("/etc/resolv.conf"))
         with open(os.path.join(pdir, "etc", "resolv.conf"), "w") as f:
             f.write(resolv)
 
@@ -302,19 +308,53 @@ class OCIRuntime(Runtime):
             elif kind == "host_path" and vol.host_path.type in ("DirectoryOrCreate",):
                 os.makedirs(vol.host_path.path, exist_ok=True)
 
+    def project_volumes(self, pod, plan: VolumePlan) -> list[str]:
+        """Writes the pod's configMap and secret volumes (secrets on a tmpfs) and records where
+        its claims live (volumes.json, read again after an agent restart). Returns the names of
+        the projected volumes whose content changed."""
+        pdir = self.pod_dir(pod.metadata.uid)
+        os.makedirs(os.path.join(pdir, "volumes"), exist_ok=True)
+        if plan.secrets:
+            # Private to root on the host; containers reach their volumes through bind mounts.
+            os.chmod(os.path.join(pdir, "volumes"), 0o750)
+        changed = []
+        for name, files in plan.projected.items():
+            target = os.path.join(pdir, "volumes", name)
+            if name in plan.secrets:
+                mount_tmpfs(target)
+            if write_projection(target, files):
+                changed.append(name)
+        if plan.claims:
+            for claim in plan.claims.values():
+                if claim.create and not os.path.isdir(claim.path):
+                    os.makedirs(claim.path, exist_ok=True)
+                    os.chmod(claim.path, claim.create_mode)
+            _write_json(os.path.join(pdir, "volumes.json"),
+                        {n: {"path": c.path, "read_only": c.read_only} for n, c in plan.claims.items()})
+        return changed
+
     def _sandbox_paths(self, pod) -> SandboxPaths:
         pdir = self.pod_dir(pod.metadata.uid)
         volumes = {}
+        read_only = set()
+        claims = json.loads(_read(os.path.join(pdir, "volumes.json")) or "{}")
         for vol in pod.spec.volumes:
             kind = vol.WhichOneof("source")
-            if kind == "empty_dir":
+            if kind in ("empty_dir", "config_map", "secret"):
                 volumes[vol.name] = os.path.join(pdir, "volumes", vol.name)
+                if kind != "empty_dir":
+                    read_only.add(vol.name)  # the kubelet mounts projected volumes read-only
             elif kind == "host_path":
                 volumes[vol.name] = vol.host_path.path
+            elif kind == "persistent_volume_claim" and vol.name in claims:
+                volumes[vol.name] = claims[vol.name]["path"]
+                if claims[vol.name].get("read_only"):
+                    read_only.add(vol.name)
         netns = "" if self.uses_host_network(pod) else self.network.netns_path(pod.metadata.uid)
         return SandboxPaths(netns=netns, hosts=os.path.join(pdir, "etc", "hosts"),
                             hostname_file=os.path.join(pdir, "etc", "hostname"),
-                            resolv_conf=os.path.join(pdir, "etc", "resolv.conf"), volumes=volumes)
+                            resolv_conf=os.path.join(pdir, "etc", "resolv.conf"), volumes=volumes,
+                            read_only_volumes=frozenset(read_only))
 
     async def remove_sandbox(self, pod_uid: str) -> None:
         pdir = self.pod_dir(pod_uid)
@@ -324,12 +364,14 @@ class OCIRuntime(Runtime):
             await self._remove_container(pod_uid, name)
         if not doc.get("host_network"):
             try:
-                await self.network.delete(pod_uid)
+                await self.network.delete(pod_uid, doc.get("port_mappings", []))
             except NetworkError as exc:
                 raise RuntimeError_(str(exc)) from None
         left = cgroups.remove_tree(cgroups.pod_cgroup(self.node_name, pod_uid))
         if left:
             log.warning("pod %s: cgroups still busy: %s", pod_uid, left)
+        for point in sorted(mounts_under(os.path.join(pdir, "volumes")), reverse=True):
+            unmount(point)  # secret volumes' tmpfs
         shutil.rmtree(pdir, ignore_errors=True)
 
     # -- containers ------------------------------------------------------------------------
@@ -344,10 +386,12 @@ class OCIRuntime(Runtime):
         await self._reset_bundle(cid, cdir)
         rootfs = self._prepare_rootfs(cdir, image.rootfs)
         pod_ip = json.loads(_read(os.path.join(self.pod_dir(uid), "pod.json")) or "{}").get("ip", "")
+        service_env = await self.cluster_services.environment(pod) if self.cluster_services else {}
         try:
             spec = oci_spec(pod, container, image.config, rootfs=rootfs, sandbox=self._sandbox_paths(pod),
                             cgroups_path=cgroups.container_cgroup(self.node_name, uid, container.name),
-                            pod_ip=pod_ip, host_ip=self.host_ip, pids_limit=self.pids_limit)
+                            pod_ip=pod_ip, host_ip=self.host_ip, pids_limit=self.pids_limit,
+                            service_env=service_env)
         except SpecError as exc:
             raise RuntimeError_(str(exc)) from None
         _write_json(os.path.join(cdir, "config.json"), spec)

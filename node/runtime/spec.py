@@ -81,6 +81,8 @@ class SandboxPaths:
     hostname_file: str = ""
     resolv_conf: str = ""
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> host path
+    # Volumes mounted read-only whatever the volumeMount says (configMap, secret, read-only claims).
+    read_only_volumes: frozenset[str] = frozenset()
 
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
@@ -138,12 +140,17 @@ def resource_value(container, ref) -> str:
     return str(-(-value(amount) // value(divisor)))
 
 
-def environment(pod, container, image: ImageConfig, *, pod_ip: str, host_ip: str) -> list[str]:
+def environment(pod, container, image: ImageConfig, *, pod_ip: str, host_ip: str,
+                service_env: dict[str, str] | None = None) -> list[str]:
+    """The container's variables, later ones winning: the image's, HOSTNAME, the Services'
+    ({NAME}_SERVICE_HOST ..., see node/service_env.py), then the container's own env (which
+    may refer to all of the above with $(VAR))."""
     env: dict[str, str] = {"PATH": DEFAULT_PATH}
     for item in image.env:
         key, _, val = item.partition("=")
         env[key] = val
     env["HOSTNAME"] = pod.spec.hostname or pod.metadata.name
+    env.update(service_env or {})
     status_view = type(pod)()
     status_view.CopyFrom(pod)
     status_view.status.pod_ip = pod_ip
@@ -264,14 +271,17 @@ def _mounts(pod, container, sandbox: SandboxPaths) -> list[dict]:
             raise SpecError(f"container {container.name}: volume {vm.name!r} is not available on this node")
         if vm.sub_path:
             src = os.path.join(src, vm.sub_path)
-            os.makedirs(src, exist_ok=True)
-        options = ["rbind", "rprivate", "ro" if vm.read_only else "rw"]
+            if not os.path.exists(src):  # a configMap key's file is used as it is
+                os.makedirs(src, exist_ok=True)
+        read_only = vm.read_only or vm.name in sandbox.read_only_volumes
+        options = ["rbind", "rprivate", "ro" if read_only else "rw"]
         mounts.append({"destination": vm.mount_path, "type": "bind", "source": src, "options": options})
     return mounts
 
 
 def oci_spec(pod, container, image: ImageConfig, *, rootfs: str, sandbox: SandboxPaths, cgroups_path: str,
-             pod_ip: str = "", host_ip: str = "", pids_limit: int = 1024, nofile: int = 0) -> dict:
+             pod_ip: str = "", host_ip: str = "", pids_limit: int = 1024, nofile: int = 0,
+             service_env: dict[str, str] | None = None) -> dict:
     """config.json for ``container`` of ``pod``. ``nofile``: the open-files limit (default: the
     agent's own hard limit, which a container may not exceed)."""
     if not nofile:
@@ -280,7 +290,7 @@ def oci_spec(pod, container, image: ImageConfig, *, rootfs: str, sandbox: Sandbo
         nofile = min(1 << 20, _resource.getrlimit(_resource.RLIMIT_NOFILE)[1])
     csc, psc = container.security_context, pod.spec.security_context
     privileged = csc.HasField("privileged") and csc.privileged
-    env_list = environment(pod, container, image, pod_ip=pod_ip, host_ip=host_ip)
+    env_list = environment(pod, container, image, pod_ip=pod_ip, host_ip=host_ip, service_env=service_env)
     env = dict(e.split("=", 1) for e in env_list)
     caps = _capabilities(csc, privileged)
     no_new_privs = not privileged and not (csc.HasField("allow_privilege_escalation") and csc.allow_privilege_escalation)
