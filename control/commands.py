@@ -43,6 +43,15 @@ def register_server(sub: argparse._SubParsersAction) -> None:
                    help="do not run the controllers (replicaset, deployment, gc, ...) in this process")
     p.add_argument("--no-scheduler", dest="scheduler", action="store_false",
                    help="do not run the scheduler in this process (run 'shoal scheduler' instead)")
+    p.add_argument("--batch-window", type=int, default=0, metavar="MS",
+                   help="scheduler batch mode: pods arriving within MS milliseconds are placed together by "
+                        "the solver when that packs better than one at a time (default: 0, off)")
+    p.add_argument("--controllers", dest="controller_names", default=None, metavar="LIST",
+                   help='controllers to run, as kube-controller-manager: "*" every one, "-name" leaves one '
+                        'out, e.g. "*,-nodelifecycle" (default: SHOAL_CONTROLLERS, else "*")')
+    p.add_argument("--node-monitor-grace-period", type=float, default=None, metavar="SECONDS",
+                   help="how long a node's Lease may go unrenewed before the node is Ready=Unknown and its "
+                        "pods are evicted after their tolerationSeconds (default: 40)")
     p.set_defaults(func=_run_server)
 
 
@@ -61,6 +70,9 @@ def _run_server(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             controllers=args.controllers,
             scheduler=args.scheduler,
+            batch_window_ms=args.batch_window,
+            controller_names=args.controller_names,
+            node_monitor_grace_period=args.node_monitor_grace_period,
         )
     )
 

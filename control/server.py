@@ -36,6 +36,12 @@ class ServerConfig:
     log_level: str = "INFO"
     controllers: bool = True  # run the controller manager (control/controllers) in this process
     scheduler: bool = True  # run the scheduler (shoal.sched.loop) in this process
+    batch_window_ms: int = 0  # the scheduler's batch mode (sched/loop/batch.py); 0: off
+    # kube-controller-manager's --controllers ("*", "*,-job", ...); None: SHOAL_CONTROLLERS or "*"
+    controller_names: str | None = None
+    # Seconds a node's Lease may go unrenewed before it is Ready=Unknown and tainted unreachable
+    # (node lifecycle); None: SHOAL_NODE_MONITOR_GRACE_SECONDS or 40.
+    node_monitor_grace_period: float | None = None
 
 
 class StartupError(Exception):
@@ -54,6 +60,15 @@ async def _compact_forever(store: SqliteStore, keep: int, interval: float) -> No
 
 
 async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None:
+    if config.batch_window_ms < 0:
+        raise StartupError(f"--batch-window: must be >= 0 milliseconds, not {config.batch_window_ms}")
+    if config.controllers and config.controller_names is not None:
+        from shoal.control.controllers.manager import registry, resolve_enabled
+
+        try:
+            resolve_enabled(config.controller_names, registry())
+        except ValueError as exc:
+            raise StartupError(f"--controllers: {exc}") from None
     try:
         os.makedirs(config.data_dir, exist_ok=True)
     except OSError as exc:
@@ -111,11 +126,16 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
     # -- controllers (control/controllers/manager.py): a client of the API just started --------
     controller_manager = None
     if config.controllers:
+        from shoal.control.controllers.controller import ControllerSettings
         from shoal.control.controllers.manager import run_controller_manager
 
+        settings = ControllerSettings.from_env()
+        if config.node_monitor_grace_period is not None:
+            settings.node_monitor_grace_seconds = config.node_monitor_grace_period
         api_host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]", "::") else host
         controller_manager = asyncio.create_task(
-            run_controller_manager(f"{api_host}:{port}", stop), name="controller-manager"
+            run_controller_manager(f"{api_host}:{port}", stop, enabled=config.controller_names, settings=settings),
+            name="controller-manager",
         )
     # -- end controllers ---------------------------------------------------------------------
     # -- scheduler (sched/loop): a client of the API just started, like the controllers -------
@@ -124,7 +144,8 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
         from shoal.sched.loop import run_scheduler
 
         api_host = "127.0.0.1" if host in ("", "0.0.0.0", "[::]", "::") else host
-        scheduler = asyncio.create_task(run_scheduler(f"{api_host}:{port}", stop), name="scheduler")
+        scheduler = asyncio.create_task(
+            run_scheduler(f"{api_host}:{port}", stop, batch_window=config.batch_window_ms / 1000.0), name="scheduler")
     # -- end scheduler -------------------------------------------------------------------------
     await stop.wait()
     log.info("shutting down")

@@ -171,10 +171,19 @@ def place(
     batch: bool = True,
     explain: bool = False,
     validate: bool = False,
+    solver: str | None = None,
+    objective: str = "nodes",
+    time_limit: float = 5.0,
+    pod_groups: Iterable = (),
 ) -> PlacementResult:
     """Place `pods` on `nodes` (see the module docstring). `equivalence` and `batch` choose the
     execution path (they never change the result; `validate` checks that, slowly); `explain`
-    adds explain() data for every unschedulable pod."""
+    adds explain() data for every unschedulable pod.
+
+    solver: None or "greedy" (kube-scheduler, one pod at a time) or "cpsat" (the batch placed
+    together by the constraint solver, see batch_place; `objective` and `time_limit` apply, and
+    pods labelled scheduling.x-k8s.io/pod-group are placed as gangs of their `pod_groups`). With
+    a solver named, stats add nodes_in_use and, for cpsat, the solver's figures and gap."""
     warm = warm_up()
     t0 = time.perf_counter()
     profiles = resolve_profiles(profile)
@@ -193,9 +202,23 @@ def place(
         keys.add(info.key)
     t2 = time.perf_counter()
     scheduler = Scheduler(snapshot, profiles, seed, equivalence=equivalence, batch=batch, explain=explain, validate=validate)
-    placements = scheduler.place(infos)
+    solver_stats: dict[str, Any] = {}
+    if solver == "cpsat":
+        from .solver_place import place_with_solver
+
+        placements, solver_stats = place_with_solver(scheduler, infos, pod_groups, objective, time_limit)
+    elif solver in (None, "greedy"):
+        placements = scheduler.place(infos)
+        if solver:
+            solver_stats = {"solver": "greedy"}
+    else:
+        raise PlacementInputError(f"solver: {solver!r} is not one of greedy, cpsat")
     t3 = time.perf_counter()
     result = _result(snapshot, placements, t3 - t2)
+    if solver:
+        from .solver_bridge import nodes_in_use
+
+        result.stats.update(solver_stats, nodes_in_use=nodes_in_use(snapshot))
     result.timings = {"warm_up": warm, "snapshot": t1 - t0, "parse": t2 - t1, "schedule": t3 - t2, "total": time.perf_counter() - t0}
     if explain:
         result.explanations = {o.pod.key: o.explanation for o in placements.failures.values() if o.explanation is not None}

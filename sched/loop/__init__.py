@@ -5,6 +5,8 @@ with kube-scheduler's queues, assume-then-bind, status, events and preemption.
     cache.py    the snapshot kept equal to the API; assumed pods; nominated pods' reservations
     state.py    informer changes in, actions out (the state machine; no I/O)
     actions.py  what the state asks for: Bind, SetScheduled, RecordEvent, Evict
+    gang.py     PodGroups: members placed in one cycle, all or none (gang_status.py writes status)
+    batch.py    batch mode: a window of pods through the solver when it places more
     informer.py List + Watch per kind
     binder.py   Binder, StatusWriter, Evictor (the writers)
     events.py   the event recorder

@@ -203,6 +203,18 @@ class SchedulingQueue:
         entry.backoff_until = now + backoff_duration(entry.attempts, self.initial_backoff, self.max_backoff)
         self._to_backoff(entry)
 
+    def take(self, entry: QueuedPod) -> bool:
+        """Pop a waiting pod out of turn (active, backoff or unschedulable): a gang member joins
+        the cycle of the member that was popped. False if it is not waiting."""
+        if self.entries.get(entry.key) is not entry or entry.phase not in ("active", "backoff", "unschedulable"):
+            return False
+        self.scheduling_cycle += 1
+        entry.cycle = self.scheduling_cycle
+        entry.attempts += 1
+        entry._token = 0  # its heap entry (active or backoff) is stale now
+        self._set_phase(entry, "in_flight")
+        return True
+
     def retry_now(self, entry: QueuedPod) -> None:
         """Back to active as if it had not been popped (its attempt is not counted)."""
         if self.entries.get(entry.key) is not entry:

@@ -28,12 +28,15 @@ from ..framework.config import DEFAULT_SCHEDULER_NAME, Profile
 from . import actions as act
 from .binder import Binder, Evictor, StatusWriter
 from .events import EventRecorder
+from .gang import SetGroupStatus
+from .gang_status import PodGroupStatusWriter
 from .informer import Informer
 from .state import SchedulerState
 
 log = logging.getLogger("shoal.sched.loop")
 
-CONTEXT_KINDS = ("Namespace", "Service", "ReplicaSet", "PriorityClass")
+CONTEXT_KINDS = ("Namespace", "Service", "ReplicaSet", "PriorityClass", "PodGroup", "PersistentVolumeClaim",
+                 "PersistentVolume")
 MIN_BATCH = 16
 REPORT_SECONDS = 30.0
 
@@ -41,10 +44,13 @@ REPORT_SECONDS = 30.0
 class SchedulerLoop:
     def __init__(self, client, profiles: Mapping[str, Profile] | None = None, *, name: str = DEFAULT_SCHEDULER_NAME,
                  seed: int = 0, bind_workers: int = 8, status_workers: int = 16, max_batch: int = 4096,
-                 batch_seconds: float = 0.05, clock=time.monotonic, validate: bool = False) -> None:
+                 batch_seconds: float = 0.05, clock=time.monotonic, validate: bool = False,
+                 batch_window: float = 0.0) -> None:
         self.client = client
         self.clock = clock
-        self.state = SchedulerState(profiles, name=name, seed=seed, validate=validate)
+        # batch_window > 0: batch mode (batch.py), pods arriving within it placed together
+        self.batch_window = batch_window
+        self.state = SchedulerState(profiles, name=name, seed=seed, validate=validate, batch_solver=batch_window > 0)
         self.max_batch = max_batch
         self.batch_seconds = batch_seconds
         self.nodes = Informer(client, "Node", self._on_nodes)
@@ -54,6 +60,7 @@ class SchedulerLoop:
         self.binder = Binder(client, self._bind_done, workers=bind_workers)
         self.status = StatusWriter(client, self._pod, workers=status_workers)
         self.evictor = Evictor(client, self._pod, self.recorder.record)
+        self.group_status = PodGroupStatusWriter(client, self._pod_group)
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -61,6 +68,10 @@ class SchedulerLoop:
 
     def _pod(self, key: str):
         return self.pods.objects.get(key)
+
+    def _pod_group(self, key: str):
+        informer = next(i for i in self.context if i.kind == "PodGroup")
+        return informer.objects.get(key)
 
     # -- informer handlers -------------------------------------------------------------------------
 
@@ -75,12 +86,15 @@ class SchedulerLoop:
             actions = on_pod(kind, pod, now)
             if actions:
                 self._do(actions)
+        self._do(self.state.gangs.statuses())
         self._wake.set()
 
     def _context_handler(self, kind: str):
         def handle(changes) -> None:
             for event, obj in changes:
                 self.state.on_context(kind, event, obj)
+            if kind == "PodGroup":
+                self._do(self.state.gangs.statuses())
             self._wake.set()
 
         return handle
@@ -97,6 +111,8 @@ class SchedulerLoop:
                 self.status.submit(a)
             elif type(a) is act.Evict:
                 self.evictor.submit(a)
+            elif type(a) is SetGroupStatus:
+                self.group_status.submit(a)
 
     def _bind_done(self, bind: act.Bind, code: str | None, message: str) -> None:
         if code is None:
@@ -125,6 +141,7 @@ class SchedulerLoop:
             spawn(self.recorder.run(), "event-recorder")
             spawn(self.binder.run(), "binder")
             spawn(self.status.run(), "status-writer")
+            spawn(self.group_status.run(), "podgroup-status-writer")
             placing = spawn(self._place_forever(), "scheduler")
             self.ready.set()
             log.info("scheduler started: %s; %d nodes, %d pods waiting", ", ".join(sorted(self.state.names)),
@@ -175,6 +192,11 @@ class SchedulerLoop:
                 self._wake.clear()
                 await _wait(self._wake, min(delay, 5.0) + 0.001)
                 continue
+            if self.batch_window > 0:
+                await asyncio.sleep(self.batch_window)  # the window: arrivals gather into one batch
+                now = self.clock()
+                state.ready(now)
+                limit = self.max_batch
             started = time.perf_counter()
             attempts = state.stats.attempts
             try:
@@ -187,6 +209,7 @@ class SchedulerLoop:
             placed = max(1, state.stats.attempts - attempts)
             log.debug("placed %d pods in %.1f ms", placed, seconds * 1000)
             self._do(actions)
+            self._do(self.state.gangs.statuses())
             self._report()
             # Size the next batch to take about batch_seconds (the server shares this thread).
             per_pod = seconds / placed

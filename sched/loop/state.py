@@ -24,7 +24,9 @@ from ..plugins.default_preemption import REASON_TERMINATING
 from ..podinfo import PodParser
 from ..scheduler import Outcome, Scheduler
 from . import actions as act
+from .batch import BATCH_TIME_LIMIT, BatchStats, place_window
 from .cache import SchedulerCache, is_terminal, pod_facts, pod_key
+from .gang import GANG_TIME_LIMIT, GangState, schedule_gangs
 from .queue import QueuedPod, SchedulingQueue
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
@@ -71,7 +73,9 @@ class StateStats:
 
 class SchedulerState:
     def __init__(self, profiles: Mapping[str, Profile] | None = None, *, name: str = DEFAULT_SCHEDULER_NAME,
-                 seed: int = 0, queue: SchedulingQueue | None = None, validate: bool = False) -> None:
+                 seed: int = 0, queue: SchedulingQueue | None = None, validate: bool = False,
+                 gang_time_limit: float = GANG_TIME_LIMIT, batch_solver: bool = False,
+                 batch_time_limit: float = BATCH_TIME_LIMIT) -> None:
         self.profiles = profiles_for(profiles, name)
         self.names = frozenset(self.profiles)
         self.cache = SchedulerCache(validate=validate)
@@ -81,9 +85,15 @@ class SchedulerState:
         self.stats = StateStats()
         self._pending_move = 0
         self._priority_classes: dict[str, Any] = {}
-        self._context: dict[str, dict[str, tuple]] = {"Namespace": {}, "Service": {}, "ReplicaSet": {}}
-        self._context_objects: dict[str, dict[str, Any]] = {"Namespace": {}, "Service": {}, "ReplicaSet": {}}
+        kinds = ("Namespace", "Service", "ReplicaSet", "PersistentVolumeClaim", "PersistentVolume")
+        self._context: dict[str, dict[str, tuple]] = {kind: {} for kind in kinds}
+        self._context_objects: dict[str, dict[str, Any]] = {kind: {} for kind in kinds}
         self._context_dirty: set[str] = set()
+        self.gangs = GangState()  # PodGroups and their members (gang.py)
+        self.gang_time_limit = gang_time_limit
+        self.batch_solver = batch_solver  # batch mode: windows of pods through the solver (batch.py)
+        self.batch_time_limit = batch_time_limit
+        self.batch_stats = BatchStats()
 
     @property
     def snapshot(self):
@@ -123,6 +133,7 @@ class SchedulerState:
     def on_pod(self, kind: str, pod, now: float) -> list[act.Action]:
         key = pod_key(pod)
         uid = pod.metadata.uid
+        self.gangs.observe(kind, pod)
         if kind == DELETED or is_terminal(pod):
             self._pod_gone(key, uid)
             return []
@@ -193,9 +204,14 @@ class SchedulerState:
             self._pending_move = _MOVE_ALL  # the room it held is free
 
     def on_context(self, kind: str, event: str, obj) -> None:
-        """Namespaces, Services, ReplicaSets (what plugins read besides nodes and pods) and
-        PriorityClasses (for pods that name one without spec.priority)."""
+        """Namespaces, Services, ReplicaSets, PersistentVolumeClaims and PersistentVolumes (what
+        plugins read besides nodes and pods) and PriorityClasses (for pods that name one without
+        spec.priority)."""
         name = f"{obj.metadata.namespace}/{obj.metadata.name}"
+        if kind == "PodGroup":
+            self.gangs.on_group(event, obj)
+            self._pending_move = _MOVE_ALL  # its waiting members may go now
+            return
         if kind == "PriorityClass":
             if event == DELETED:
                 self._priority_classes.pop(name, None)
@@ -225,6 +241,8 @@ class SchedulerState:
             namespaces=list(objects["Namespace"].values()) if "Namespace" in dirty else None,
             services=list(objects["Service"].values()) if "Service" in dirty else None,
             replica_sets=list(objects["ReplicaSet"].values()) if "ReplicaSet" in dirty else None,
+            claims=list(objects["PersistentVolumeClaim"].values()) if "PersistentVolumeClaim" in dirty else None,
+            volumes=list(objects["PersistentVolume"].values()) if "PersistentVolume" in dirty else None,
         )
         self._pending_move = _MOVE_ALL
 
@@ -238,7 +256,9 @@ class SchedulerState:
         self._pending_move = 0
 
     def ready(self, now: float) -> bool:
-        """Whether schedule() has pods to take now (applies pending moves and expired backoffs)."""
+        """Whether schedule() has pods to take now (applies context changes, pending moves and
+        expired backoffs: a changed claim or namespace may let a waiting pod in)."""
+        self._apply_context()
         self._apply_moves(now)
         self.queue.flush(now)
         return self.queue.active_count > 0
@@ -258,6 +278,12 @@ class SchedulerState:
             return []
         self.stats.batches += 1
         self.stats.attempts += len(entries)
+        entries, gang_out = schedule_gangs(self, entries, now, self.gang_time_limit)
+        if self.batch_solver and entries:
+            entries, solved = place_window(self, entries, self.batch_time_limit, self.batch_stats)
+            gang_out += solved
+        if not entries:
+            return gang_out
         held = {}
         for e in entries:
             res = self.cache.unreserve(e.key)  # its own reservation is its to take
@@ -291,7 +317,7 @@ class SchedulerState:
         if self.validate:
             problems = self.cache.check()
             assert not problems, problems
-        return out
+        return gang_out + out
 
     def _undo_batch(self, entries: list[QueuedPod], now: float) -> None:
         """A batch that failed half way (a bug, not a verdict): what it committed leaves the
@@ -392,7 +418,8 @@ class SchedulerState:
 
     def summary(self) -> dict[str, Any]:
         return {"nodes": self.snapshot.n_nodes, "bound": len(self.cache.pods), "queue": self.queue.phases(),
-                "reservations": len(self.cache.reservations), **vars(self.stats)}
+                "reservations": len(self.cache.reservations), **vars(self.stats),
+                **({"batch_solver": vars(self.batch_stats)} if self.batch_solver else {})}
 
 
 def _context_fact(kind: str, obj) -> tuple:
@@ -400,5 +427,10 @@ def _context_fact(kind: str, obj) -> tuple:
         return tuple(sorted(obj.metadata.labels.items()))
     if kind == "Service":
         return tuple(sorted(obj.spec.selector.items()))
+    if kind == "PersistentVolumeClaim":  # what VolumeBinding reads
+        return (obj.spec.volume_name, obj.spec.HasField("storage_class_name"), obj.spec.storage_class_name,
+                obj.metadata.HasField("deletion_timestamp"))
+    if kind == "PersistentVolume":
+        return (obj.spec.node_affinity.SerializeToString(deterministic=True),)
     selector = obj.spec.selector  # ReplicaSet: its selector and whether it has one
     return (obj.spec.HasField("selector"), selector.SerializeToString(deterministic=True))

@@ -53,6 +53,14 @@ DEFAULT_TIME_LIMIT = 5.0
 # Beyond this many (pod, node) pairs the model takes longer to build than a batch may wait:
 # the greedy answer is returned (the scheduler should cut the batch or the nodes first).
 DEFAULT_MAX_PAIRS = 400_000
+# Building the pair model costs ~25 us per pair in Python (372,000 pairs: 8 s on this 2-core
+# machine under load): beyond this many pairs per second of the limit it would not be built in
+# time, and a plain problem goes to the pod-class model instead (cpsat_classes.py).
+PAIRS_PER_SECOND = 30_000
+# Above this many pairs a plain problem whose pods fall into far fewer classes goes to the
+# pod-class model even when the pair model could be built: fewer variables, the same optimum
+# (the pair model keeps smaller problems for its stronger bounds: presolve and the LP).
+CLASS_MODEL_ABOVE = 20_000
 
 
 def default_workers() -> int:
@@ -92,8 +100,19 @@ def solve(
     feasible = problem.feasible_mask()
     notes: list[str] = []
     pairs = int(feasible.sum())
-    if pairs > max_pairs:
-        notes.append(f"{pairs} (pod, node) pairs exceed max_pairs={max_pairs}: greedy answer returned")
+    budget = min(max_pairs, int(PAIRS_PER_SECOND * time_limit))
+    if pairs > min(budget, CLASS_MODEL_ABOVE):
+        from . import cpsat_classes
+
+        if cpsat_classes.applies(problem, objective) and cpsat_classes.n_pairs(problem) <= min(budget, pairs // 2):
+            left = max(0.05, time_limit - (time.perf_counter() - t0))
+            return cpsat_classes.solve_by_classes(problem, objective, left, hint, workers or default_workers(), seed)
+    if pairs > budget:
+        if pairs <= max_pairs:
+            notes.append(f"{pairs} (pod, node) pairs: more than {time_limit:g} s can build "
+                         f"(max_pairs={max_pairs}); the model is skipped")
+        else:
+            notes.append(f"{pairs} (pod, node) pairs exceed max_pairs={max_pairs}: greedy answer returned")
         return _from_hint(problem, hint, objective, t0, notes, bound=None)
     if pairs == 0:
         return _from_hint(problem, hint, objective, t0, ["nothing can be placed"], bound=None, proven=True)
