@@ -7,7 +7,13 @@
                      `collectMetrics` pods timed, every placement replayed by checker.py
     checker.py       an independent placement checker (shares no code with shoal.sched)
     scale.py         synthetic clusters: pods/s against nodes, with and without equivalence classes
+    cluster.py       --mode cluster: a real `shoal server` + hollow sim agents, pods through
+                     BulkApply, a watch noting when each pod is bound and Running
+    cluster_cases.py perf-config plans and scale points in cluster mode (nodes as hollow agents)
+    churn.py         scheduler_perf's churn op on the wall clock against a real server
     report.py        result.json, summary.md, PNG plots (matplotlib, optional)
+    regenerate.py    `shoal bench report`: run the suites, rewrite RESULTS.md's generated sections
+    results_file.py  <!-- generated:NAME --> sections of a Markdown file, the rest kept
     progress.py      one line per case with its elapsed time, on stderr
     commands.py      the `shoal bench` subcommands (entry point `bench`)
 

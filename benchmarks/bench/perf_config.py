@@ -14,9 +14,10 @@ the configuration file, beside its parent, and beside the file with the leading 
 What runs as scheduler_perf would (library mode): createNodes (node template,
 labelNodePrepareStrategy, nodeAllocatableStrategy.nodeAllocatable), createNamespaces,
 createPods (namespace, podTemplatePath, collectMetrics, skipWaitToCompletion), createPodSets,
-barrier (every step finishes before the next in library mode). What is listed instead: PV / PVC
-templates (the pods are placed without their volumes), CSI node limits and migrated plugins,
-churn, DRA ops, and any key or opcode this reader does not know.
+barrier (every step finishes before the next in library mode), churn (a ChurnStep: applied on
+the wall clock in cluster mode; listed as not applied in library mode, which has no clock for it).
+What is listed instead: PV / PVC templates (the pods are placed without their volumes), CSI node
+limits and migrated plugins, DRA ops, and any key or opcode this reader does not know.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ NODE_KEYS = {"count", "countParam", "nodeTemplatePath", "labelNodePrepareStrateg
 NAMESPACE_KEYS = {"prefix", "count", "countParam", "namespaceTemplatePath"}
 POD_KEYS = {"count", "countParam", "namespace", "podTemplatePath", "collectMetrics", "skipWaitToCompletion"}
 PODSET_KEYS = {"count", "countParam", "namespacePrefix", "createPodsOp"}
+CHURN_KEYS = {"mode", "number", "templatePaths", "intervalMilliseconds"}
+CHURN_MODES = ("recreate", "create")
+CHURN_DEFAULT_INTERVAL_MS = 500  # scheduler_perf's default
 # Keys on createPods that Shoal reads but cannot honour: the pods run without them.
 POD_IGNORED = {
     "persistentVolumeTemplatePath": "PVs / PVCs not created: pods are placed without their volumes",
@@ -102,7 +106,20 @@ class PodStep:
     wait: bool = True  # False: skipWaitToCompletion (the pods may stay pending)
 
 
-Step = NodeStep | NamespaceStep | PodStep
+@dataclass
+class ChurnStep:
+    """scheduler_perf's churn op: from this point on, in the background, every `interval_ms`:
+    mode `create` makes `number` more objects of each template (`number` ticks, 0 = no end);
+    mode `recreate` deletes the object in the tick's slot (of `number` per template) and makes a
+    new one."""
+
+    mode: str
+    number: int
+    interval_ms: int
+    templates: list[dict[str, Any]]
+
+
+Step = NodeStep | NamespaceStep | PodStep | ChurnStep
 
 
 @dataclass
@@ -291,6 +308,27 @@ class _Planner:
             self.plan.steps.append(NamespaceStep([ns], {"apiVersion": "v1", "kind": "Namespace", "metadata": {}}))
         self.plan.steps.append(step)
 
+    def churn_step(self, op: dict[str, Any], where: str) -> None:
+        mode = op.get("mode", "?")
+        interval = int(op.get("intervalMilliseconds") or CHURN_DEFAULT_INTERVAL_MS)
+        self.plan.unsupported.append(
+            f"{where}: churn ({mode}, every {interval} ms) not applied in library mode: it has no wall clock for it "
+            "(the measured pods see a still cluster); --mode cluster applies it"
+        )
+        self.unknown_keys(op, CHURN_KEYS, where)
+        templates = []
+        for rel in op.get("templatePaths") or []:
+            try:
+                templates.append(self.loader.load(rel))
+            except ConfigError as exc:
+                self.plan.unsupported.append(f"{where}: {exc} (left out of the churn)")
+        number = op.get("number", 1)
+        if mode not in CHURN_MODES or not isinstance(number, int) or number < 0 or (mode == "recreate" and number == 0):
+            self.plan.unsupported.append(f"{where}: churn mode {mode!r} / number {number!r} not understood (no churn)")
+            return
+        if templates:
+            self.plan.steps.append(ChurnStep(mode, number, interval, templates))
+
     def pod_set_step(self, i: int, op: dict[str, Any], where: str) -> None:
         # Scaling the number of sets (not the pods per set) keeps small sets whole at small scales.
         inner = dict(op.get("createPodsOp") or {})
@@ -324,10 +362,7 @@ class _Planner:
         elif opcode == "barrier":
             pass  # library mode finishes every step before the next
         elif opcode == "churn":
-            self.plan.unsupported.append(
-                f"{where}: churn ({op.get('mode', '?')}, every {op.get('intervalMilliseconds', '?')} ms) not done: "
-                "library mode has no wall clock for it (the measured pods see a still cluster)"
-            )
+            self.churn_step(op, where)
         elif opcode in DRA_OPS:
             self.plan.unsupported.append(f"{where}: dynamic resource allocation not supported")
             self.plan.blocking.append(f"{where}: DRA")

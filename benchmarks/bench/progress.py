@@ -28,6 +28,10 @@ class Progress:
         self._t_case = time.perf_counter()
         self._write(f"[{self.done + 1}/{self.total}] {name} {detail}".rstrip() + " ...")
 
+    def note(self, line: str) -> None:
+        """A line within the current case (cluster mode: nodes registered, pods created)."""
+        self._write(line)
+
     def finish(self, name: str, outcome: str) -> None:
         self.done += 1
         now = time.perf_counter()

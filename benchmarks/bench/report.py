@@ -22,8 +22,34 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "memory_gib": memory_gib(),
         "load_average": [round(x, 2) for x in load],
     }
+
+
+def cpu_model() -> str:
+    """The first `model name` of /proc/cpuinfo (the platform's processor name elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_gib() -> float | None:
+    """MemTotal of /proc/meminfo in GiB (None where there is no /proc)."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / (1 << 20), 1)
+    except OSError:
+        pass
+    return None
 
 
 def _num(x: Any, digits: int = 0) -> str:
@@ -35,19 +61,19 @@ def _num(x: Any, digits: int = 0) -> str:
 
 
 def perf_table(rows: list[dict[str, Any]]) -> str:
-    """case | workload | nodes | pods | Shoal pods/s | kube-scheduler threshold | ratio | valid"""
+    """case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 | kube-scheduler threshold | ratio | valid"""
     lines = [
-        "| case | workload | nodes | pods | Shoal pods/s | kube-scheduler threshold | ratio | valid |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 ms | kube-scheduler threshold | ratio | valid |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         if r.get("status") != "ran":
-            lines.append(f"| {r['case']} | {r['workload']} | — | — | skipped | {_num(r.get('threshold'))} | — | — |")
+            lines.append(f"| {r['case']} | {r['workload']} | — | — | {r.get('status', 'skipped')} | — | {_num(r.get('threshold'))} | — | — |")
             continue
         valid = {True: "yes", False: f"**no** ({r['problem_count']})", None: "not checked"}[r.get("placements_valid")]
         pods = f"{r['pods']:,}" + (f" ({r['placed']:,} placed)" if r.get("placed") != r["pods"] else "")
         lines.append(
-            f"| {r['case']} | {r['workload']} | {r['nodes']:,} | {pods} | {_num(r['pods_per_second'])} | "
+            f"| {r['case']} | {r['workload']} | {r['nodes']:,} | {pods} | {_num(r['pods_per_second'])} | {_latency(r)} | "
             f"{_num(r.get('threshold'))} | {_num(r.get('ratio'), 1) if r.get('ratio') else '—'} | {valid} |"
         )
     return "\n".join(lines)
@@ -58,12 +84,13 @@ def perf_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "# shoal bench perf-config",
         "",
         (
-            f"Configuration: `{meta['config']}`, scale {meta['scale']}, library mode "
-            f"(equivalence classes {'on' if meta.get('equivalence', True) else 'off'}); {meta['env']['date']}, "
-            f"{meta['env']['cpus']} CPUs, load average {meta['env']['load_average'][0]}."
+            f"Configuration: `{meta['config']}`, scale {meta['scale']}, {meta.get('mode', 'library')} mode "
+            f"(equivalence classes {'on' if meta.get('equivalence', True) else 'off'}); {machine_line(meta['env'])}."
         ),
         "",
         perf_table(rows),
+        "",
+        "Latency: " + _latency_basis(rows),
         "",
     ]
     if not any(r.get("threshold") for r in rows):
@@ -94,12 +121,47 @@ def perf_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _latency(r: dict[str, Any]) -> str:
+    lat = r.get("latency_ms")
+    return f"{lat['p50']:,.1f} / {lat['p99']:,.1f}" if lat else "—"
+
+
+def _latency_basis(rows: list[dict[str, Any]]) -> str:
+    bases = list(dict.fromkeys(r["latency_basis"] for r in rows if r.get("latency_basis")))
+    return "; ".join(bases) if bases else "not measured."
+
+
+def machine_line(env: dict[str, Any]) -> str:
+    return (f"{env['date']}, {env['cpus']} CPUs ({env.get('cpu_model', '?')}), {env.get('memory_gib', '?')} GiB, "
+            f"load average {env['load_average'][0]}")
+
+
 def scale_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| nodes | pods | equivalence classes | pods/s | ns per node per pod | valid |", "|---:|---:|---|---:|---:|---|"]
+    cluster = any(r.get("mode") == "cluster" for r in rows)
+    if cluster:
+        lines = ["| nodes | pods | pods bound/s | per-second p50 / p99 | latency p50 / p99 ms | all Running after s | valid |",
+                 "|---:|---:|---:|---:|---:|---:|---|"]
+    else:
+        lines = ["| nodes | pods | equivalence classes | pods/s | latency p50 / p99 ms | ns per node per pod | valid |",
+                 "|---:|---:|---|---:|---:|---:|---|"]
     for r in rows:
         valid = {True: "yes", False: "**no**", None: "not checked"}[r.get("placements_valid")]
-        lines.append(f"| {r['nodes']:,} | {r['pods']:,} | {'on' if r['equivalence'] else 'off'} | {_num(r['pods_per_second'])} | {r['ns_per_node_per_pod']} | {valid} |")
+        pods = f"{r['pods']:,}" + (f" ({r['placed']:,} placed)" if r.get("placed", r["pods"]) != r["pods"] else "")
+        if cluster:
+            pct = r.get("percentiles")
+            per_second = f"{pct['p50']:,.0f} / {pct['p99']:,.0f}" if pct else "—"
+            lines.append(f"| {r['nodes']:,} | {pods} | {_num(r['pods_per_second'])} | {per_second} | "
+                         f"{_latency(r)} | {_num(r.get('seconds_to_all_running'), 1)} | {valid} |")
+        else:
+            lines.append(f"| {r['nodes']:,} | {pods} | {'on' if r['equivalence'] else 'off'} | {_num(r['pods_per_second'])} | "
+                         f"{_latency(r)} | {r['ns_per_node_per_pod']} | {valid} |")
     return "\n".join(lines)
+
+
+def scale_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    out = ["# shoal bench scale", "", f"{meta.get('mode', 'library')} mode; {machine_line(meta['env'])}.", "", scale_table(rows), "",
+           "Latency: " + _latency_basis(rows), ""]
+    return "\n".join(out)
 
 
 def write_json(out_dir: str, payload: dict[str, Any]) -> str:
@@ -159,13 +221,16 @@ def plot_throughput(out_dir: str, rows: list[dict[str, Any]]) -> str | None:
 
 
 def plot_scaling(out_dir: str, rows: list[dict[str, Any]]) -> str | None:
-    """pods/s against nodes, one line with and one without equivalence classes (log-log)."""
+    """pods/s against nodes, one line with and one without equivalence classes (log-log); in
+    cluster mode, pods bound per second through the control plane."""
     plt = _pyplot()
     if plt is None or not rows:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for eq, label in ((True, "equivalence classes"), (False, "full scan per pod")):
-        pts = sorted((r["nodes"], r["pods_per_second"]) for r in rows if r["equivalence"] is eq)
+    curves = (("library", True, "library mode, equivalence classes"), ("library", False, "library mode, full scan per pod"),
+              ("cluster", True, "cluster mode (server + hollow agents), pods bound/s"))
+    for mode, eq, label in curves:
+        pts = sorted((r["nodes"], r["pods_per_second"]) for r in rows if r.get("mode", "library") == mode and r["equivalence"] is eq)
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
     ax.set_xscale("log")
@@ -177,6 +242,77 @@ def plot_scaling(out_dir: str, rows: list[dict[str, Any]]) -> str | None:
     ax.legend()
     fig.tight_layout()
     path = os.path.join(out_dir, "scaling.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+MAX_CURVES = 10
+
+
+def _series_rows(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The rows that carry `key`, the largest (most pods) first, at most MAX_CURVES."""
+    ran = [r for r in rows if r.get(key) and r.get("status", "ran") == "ran"]
+    return sorted(ran, key=lambda r: -r.get("pods", 0))[:MAX_CURVES]
+
+
+def _default_label(row: dict[str, Any]) -> str:
+    return row.get("name") or f"{row.get('nodes', '?')} nodes"
+
+
+def plot_over_time(out_dir: str, rows: list[dict[str, Any]], label: Any = None) -> str | None:
+    """Pods placed against time since the first measured pod was enqueued (throughput_over_time.png)."""
+    plt = _pyplot()
+    picked = _series_rows(rows, "throughput_series") if plt is not None else []
+    if not picked:
+        return None
+    label = label or _default_label
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for r in picked:
+        cluster = r.get("mode") == "cluster"
+        for key, style, suffix in (("throughput_series", "-", ", bound" if cluster else ""), ("running_series", "--", ", Running")):
+            if r.get(key):
+                pts = [(0.0, 0.0)] + [(ms / 1e3, frac * r["pods"]) for ms, frac in r[key]]
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, drawstyle="steps-post", label=label(r) + suffix)
+    ends = [r["throughput_series"][-1][0] for r in picked]
+    # One time axis for runs of milliseconds and of minutes: symlog only when they differ that much.
+    if max(ends) > 100 * max(min(ends), 1e-6):
+        ax.set_xscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("seconds since the first measured pod was enqueued (symlog)")
+    else:
+        ax.set_xlabel("seconds since the first measured pod was enqueued")
+    ax.set_ylabel("pods placed")
+    mode = "cluster mode: seen bound, then Running" if any(r.get("mode") == "cluster" for r in picked) else "library mode"
+    ax.set_title(f"throughput over time ({mode})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "throughput_over_time.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_latency_cdf(out_dir: str, rows: list[dict[str, Any]], label: Any = None) -> str | None:
+    """Fraction of pods placed within a latency (latency_cdf.png), one curve per case."""
+    plt = _pyplot()
+    picked = _series_rows(rows, "latency_cdf") if plt is not None else []
+    if not picked:
+        return None
+    label = label or _default_label
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for r in picked:
+        pts = [(r["latency_cdf"][0][0], 0.0)] + [(ms, frac) for ms, frac in r["latency_cdf"]]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], drawstyle="steps-post", label=label(r))
+    ax.set_xscale("log")
+    ax.set_xlabel("per-pod latency, enqueued to placed (ms, log)")
+    ax.set_ylabel("fraction of pods")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("latency CDF")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "latency_cdf.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -15,6 +15,11 @@ Throughput percentiles: scheduler_perf samples the scheduled-pod count every sec
 run of a case takes milliseconds, so there is no per-second series. With `window` > 0 the
 measured pods are placed in consecutive calls of `window` pods, each timed, and the percentiles
 are those of the per-window rates (`percentiles_basis` says which).
+
+Per-pod latency, as scheduler_perf's scheduling SLI measures it: from the pod entering the queue
+to its placement. Every measured pod of a step is enqueued when the step starts (scheduler_perf
+creates them together too); a pod counts as placed when the Scheduler.place call that holds it
+returns, so the resolution is one call (`--window N` refines it).
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checker import PlacementChecker
-from .perf_config import HOSTNAME, NamespaceStep, NodeStep, PodStep, WorkloadPlan
+from .perf_config import (
+    HOSTNAME,
+    ChurnStep,
+    NamespaceStep,
+    NodeStep,
+    PodStep,
+    WorkloadPlan,
+)
 
 MAX_PREEMPTION_ROUNDS = 20
 MAX_PROBLEMS_KEPT = 20
@@ -111,15 +123,19 @@ class StepOutcome:
     window_rates: list[float]
     events: list[tuple[str, str, str]]  # ("bind", pod key, node) / ("evict", pod key, "")
     paths: dict[str, int]
+    # (pods placed by the call, seconds from the step's start to the call's return), per call
+    completions: list[tuple[int, float]] = field(default_factory=list)
 
 
-def schedule_step(scheduler: Any, snapshot: Any, infos: list, window: int = 0) -> StepOutcome:
+def schedule_step(scheduler: Any, snapshot: Any, infos: list, window: int = 0, record: bool = True) -> StepOutcome:
     """Place `infos` (timed); then, in queue order, each pod that only fits by preemption has
-    its victims evicted and is placed again, as kube-scheduler nominates, evicts and retries."""
+    its victims evicted and is placed again, as kube-scheduler nominates, evicts and retries.
+    `record=False` keeps no per-pod events (nothing to check; saves time at a million pods)."""
     names = [n.name for n in snapshot.nodes]
     events: list[tuple[str, str, str]] = []
     evicted: set[str] = set()
     rates: list[float] = []
+    completions: list[tuple[int, float]] = []
     seconds = 0.0
     placed = 0
     chunks = [infos[i:i + window] for i in range(0, len(infos), window)] if window > 0 else [infos]
@@ -127,19 +143,23 @@ def schedule_step(scheduler: Any, snapshot: Any, infos: list, window: int = 0) -
         t0 = time.perf_counter()
         placements = scheduler.place(chunk)
         preemptors = [o for o in placements.failures.values() if o.victims]
-        for pod, node in zip(placements.pods, placements.nodes.tolist()):
-            if node >= 0:
-                events.append(("bind", pod.key, names[node]))
-                placed += 1
+        nodes = placements.nodes
+        if record:
+            for pod, node in zip(placements.pods, nodes.tolist()):
+                if node >= 0:
+                    events.append(("bind", pod.key, names[node]))
+        in_call = int((nodes >= 0).sum())
         for k, outcome in enumerate(preemptors):
             if _preempt(scheduler, snapshot, outcome, fresh=(k == 0), evicted=evicted, events=events, names=names):
-                placed += 1
+                in_call += 1
         dt = time.perf_counter() - t0
         seconds += dt
+        placed += in_call
+        completions.append((in_call, seconds))
         if window > 0 and dt > 0:
             rates.append(len(chunk) / dt)
     paths = {"batched": scheduler.stats.batched, "cycles": scheduler.stats.cycles}
-    return StepOutcome(seconds, placed, len(infos) - placed, len(evicted), rates, events, paths)
+    return StepOutcome(seconds, placed, len(infos) - placed, len(evicted), rates, events, paths, completions)
 
 
 def _preempt(scheduler: Any, snapshot: Any, outcome: Any, *, fresh: bool, evicted: set[str], events: list, names: list[str]) -> bool:
@@ -172,6 +192,37 @@ def percentiles(values: list[float]) -> dict[str, float] | None:
     return {"p50": round(qs[49], 1), "p90": round(qs[89], 1), "p99": round(qs[98], 1)}
 
 
+def latency_ms(completions: list[tuple[int, float]]) -> dict[str, float] | None:
+    """p50/p90/p99/max of the per-pod latency in ms, each pod weighted once: `completions` holds
+    (pods placed, seconds since the step started) per Scheduler.place call."""
+    import numpy as np
+
+    counts = np.array([c for c, _ in completions if c > 0], dtype=np.int64)
+    if not counts.size:
+        return None
+    times = np.array([t for c, t in completions if c > 0]) * 1e3
+    order = np.argsort(times)
+    times, cum = times[order], np.cumsum(counts[order])
+    out = {}
+    for name, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99)):
+        out[name] = round(float(times[int(np.searchsorted(cum, q * cum[-1]))]), 3)
+    out["max"] = round(float(times[-1]), 3)
+    return out
+
+
+def cdf_points(completions: list[tuple[int, float]], total: int, limit: int = 200) -> list[list[float]]:
+    """[ms since the first measured pod was enqueued, fraction of the `total` measured pods
+    placed by then], at most `limit` points: the latency CDF (it tops out below 1 when some
+    pods stay unschedulable) and, times the pod count, pods placed over time."""
+    total = total or 1
+    points, done = [], 0
+    for count, t in sorted(completions, key=lambda ct: ct[1]):
+        done += count
+        points.append([round(t * 1e3, 3), round(done / total, 5)])
+    step = max(1, len(points) // limit)
+    return points[::step] + ([points[-1]] if points and (len(points) - 1) % step else [])
+
+
 def run_plan(plan: WorkloadPlan, *, equivalence: bool = True, window: int = 0, seed: int = 0, check: bool = True) -> dict[str, Any]:
     """One workload: the result row of result.json."""
     from shoal.sched import Scheduler, build_snapshot
@@ -196,7 +247,8 @@ def run_plan(plan: WorkloadPlan, *, equivalence: bool = True, window: int = 0, s
     pod_dicts: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     setup = time.perf_counter() - t_setup
-    measured = {"pods": 0, "seconds": 0.0, "placed": 0, "unschedulable": 0, "evicted": 0, "rates": [], "batched": 0, "cycles": 0}
+    measured = {"pods": 0, "seconds": 0.0, "placed": 0, "unschedulable": 0, "evicted": 0, "rates": [], "batched": 0, "cycles": 0,
+                "completions": [], "series": []}
     init_unscheduled = 0
     check_seconds = 0.0
     order = 0
@@ -219,6 +271,10 @@ def run_plan(plan: WorkloadPlan, *, equivalence: bool = True, window: int = 0, s
             measured["unschedulable"] += outcome.unschedulable
             measured["evicted"] += outcome.evicted
             measured["rates"] += outcome.window_rates
+            # Latency counts from the step's own start; the throughput series runs across steps.
+            measured["completions"] += outcome.completions
+            offset = measured["seconds"] - outcome.seconds
+            measured["series"] += [(c, offset + t) for c, t in outcome.completions]
             measured["batched"] += outcome.paths["batched"]
             measured["cycles"] += outcome.paths["cycles"]
         else:
@@ -229,6 +285,9 @@ def run_plan(plan: WorkloadPlan, *, equivalence: bool = True, window: int = 0, s
             check_seconds += time.perf_counter() - t0
     seconds = measured["seconds"]
     pps = measured["pods"] / seconds if seconds > 0 else 0.0
+    for churn in (s for s in plan.steps if isinstance(s, ChurnStep)):
+        ticks = int(seconds * 1000 // churn.interval_ms)
+        row["notes"].append(f"churn every {churn.interval_ms} ms: {ticks} tick(s) would have fired in the {seconds * 1e3:.1f} ms measured")
     row.update(
         status="ran",
         nodes=len(cluster.node_msgs),
@@ -242,6 +301,11 @@ def run_plan(plan: WorkloadPlan, *, equivalence: bool = True, window: int = 0, s
         percentiles=percentiles(measured["rates"]),
         percentiles_basis=(f"per-window rates, {window} pods per Scheduler.place call" if window > 0 and len(measured["rates"]) >= 2
                            else "none: the measured pods take well under a second, so there is no per-second series (use --window N)"),
+        latency_ms=latency_ms(measured["completions"]),
+        latency_basis=("enqueue (step start) to the return of the Scheduler.place call holding the pod; "
+                       + (f"calls of {window} pods" if window > 0 else "one call per step (--window N refines it)")),
+        throughput_series=cdf_points(measured["series"], measured["pods"]),
+        latency_cdf=cdf_points(measured["completions"], measured["pods"]),
         ratio=round(pps / plan.threshold, 1) if plan.threshold else None,
         placements_valid=(not problems) if checker is not None else None,
         problem_count=len(problems),

@@ -208,3 +208,43 @@ def test_shared_performance_config_reads_every_case():
     ns_sel = by_name["SchedulingRequiredPodAntiAffinityWithNSSelector/5000Nodes"]
     assert [s.namespace for s in ns_sel.steps if isinstance(s, PodStep) and not s.measured] == ["init-ns-0"]
     assert ns_sel.init_pods == 40
+
+
+def test_churn_op_becomes_a_step_and_is_listed_for_library_mode():
+    from shoal.benchmarks.bench.perf_config import ChurnStep
+
+    (plan,) = load_plans(str(PERF_CONFIG), "SchedulingWithMixedChurn/1000Nodes")
+    (churn,) = [s for s in plan.steps if isinstance(s, ChurnStep)]
+    assert (churn.mode, churn.number, churn.interval_ms) == ("recreate", 1, 1000)
+    assert [t["kind"] for t in churn.templates] == ["Node", "Pod", "Service"]
+    assert plan.runnable
+    assert any("not applied in library mode" in u for u in plan.unsupported)
+
+
+@pytest.mark.parametrize(
+    "op, listed",
+    [
+        pytest.param("{opcode: churn, mode: sideways, templatePaths: [t/node.yaml]}", "not understood", id="unknown-mode"),
+        pytest.param("{opcode: churn, mode: recreate, number: 0, templatePaths: [t/node.yaml]}", "not understood", id="recreate-needs-number"),
+        pytest.param("{opcode: churn, mode: create, templatePaths: [t/missing.yaml]}", "missing.yaml not found", id="missing-template"),
+    ],
+)
+def test_churn_ops_that_cannot_run_are_listed_not_blocking(tmp_path, op, listed):
+    from shoal.benchmarks.bench.perf_config import ChurnStep
+
+    path = write_config(tmp_path, f"""\
+        - name: C
+          workloadTemplate:
+          - opcode: createNodes
+            count: 2
+          - {op}
+          - opcode: createPods
+            count: 2
+            collectMetrics: true
+          workloads:
+          - name: w
+        """, {"t/node.yaml": "apiVersion: v1\nkind: Node\nmetadata: {generateName: churn-}\n"})
+    (plan,) = load_plans(path)
+    assert plan.runnable
+    assert not any(isinstance(s, ChurnStep) for s in plan.steps)
+    assert any(listed in u for u in plan.unsupported), plan.unsupported
