@@ -18,6 +18,7 @@ The non-zero request (for scoring only) gives each container that omits a cpu or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -128,4 +129,10 @@ def node_allocatable(status) -> dict[str, int]:
     """A node's allocatable amounts (counted names only). As Kubernetes' defaulting does, an
     empty allocatable falls back to capacity."""
     raw = status.allocatable if len(status.allocatable) else status.capacity
-    return {name: amount for name, amount in resource_list_to_ints(raw).items() if counted(name)}
+    return dict(_allocatable(tuple(sorted(raw.items()))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _allocatable(raw: tuple[tuple[str, str], ...]) -> tuple[tuple[str, int], ...]:
+    """Parsed once per distinct resource list: clusters have few node shapes and many nodes."""
+    return tuple((name, amount) for name, amount in resource_list_to_ints(dict(raw)).items() if counted(name))
