@@ -39,7 +39,6 @@ from shoal.control.store import (
     CompactedError,
     ConflictError,
     KeyExistsError,
-    KeyNotFoundError,
     KeyValue,
     StoreError,
     StoreEvent,

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from accept_helpers import busybox_registry, cluster_factory  # noqa: F401 - the acceptance runs' fixtures
 from ctrl_helpers import FAST_SETTINGS, ControllerServer, FakeKubelet, new_namespace
 
 

@@ -9,7 +9,7 @@ import ipaddress
 import subprocess
 
 import pytest
-from accept_helpers import cluster_factory, endpoint_ips, is_ready, pods, wait_for  # noqa: F401
+from accept_helpers import endpoint_ips, is_ready, pods, wait_for
 from server_process import shoal_command
 from shared_data import EXAMPLES
 

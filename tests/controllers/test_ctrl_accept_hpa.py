@@ -8,11 +8,9 @@ import os
 import subprocess
 import time
 
-from accept_helpers import (  # noqa: F401
+from accept_helpers import (
     active,
     apply_yaml,
-    busybox_registry,
-    cluster_factory,
     needs_containers,
     pods,
     wait_for,

@@ -3,10 +3,8 @@ completions, 2 at a time, completes; a Job whose pods fail stops at its backoffL
 
 from __future__ import annotations
 
-from accept_helpers import (  # noqa: F401
+from accept_helpers import (
     apply_yaml,
-    busybox_registry,
-    cluster_factory,
     needs_containers,
     pods,
     wait_for,

@@ -8,10 +8,9 @@ import signal
 import subprocess
 import time
 
-from accept_helpers import (  # noqa: F401
+from accept_helpers import (
     active,
     apply_yaml,
-    cluster_factory,
     endpoint_ips,
     is_ready,
     pods,
