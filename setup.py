@@ -129,6 +129,10 @@ setup(
             "exec = shoal.control.cli_verbs.exec:register",
             "top = shoal.control.cli_verbs.top:register",
             "rollout = shoal.control.controllers.rollout_command:register",
+            "set = shoal.control.cli_verbs.set_image:register",
+            "cordon = shoal.control.cli_verbs.cordon:register_cordon",
+            "uncordon = shoal.control.cli_verbs.cordon:register_uncordon",
+            "drain = shoal.control.cli_verbs.drain:register",
         ],
     },
 )
