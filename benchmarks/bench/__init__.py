@@ -15,6 +15,11 @@
     regenerate.py    `shoal bench report`: run the suites, rewrite RESULTS.md's generated sections
     results_file.py  <!-- generated:NAME --> sections of a Markdown file, the rest kept
     progress.py      one line per case with its elapsed time, on stderr
+    gpu_frag.py      `shoal bench gpu-frag`: the FGD paper's protocol (seeded sampling to 130%,
+                     one-by-one arrivals) beside its published figures (sched/gpu policies)
+    trace.py         `shoal bench trace`: a pod list replayed in simulated time, with queueing
+    alibaba_trace.py the Alibaba GPU trace's node and pod lists; gpu_check.py checks GPU
+                     placements independently; gpu_commands.py registers the two commands
     commands.py      the `shoal bench` subcommands (entry point `bench`)
 
 Importing this package loads nothing heavy.

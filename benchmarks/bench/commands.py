@@ -1,7 +1,8 @@
 """`shoal bench`: placement benchmarks (entry point `bench = shoal.benchmarks.bench.commands:register`).
 
-    shoal bench perf-config FILE [--case NAME] [--scale K] [--out DIR]
-    shoal bench scale --nodes 1000,5000,20000 --pods 10000 [--out DIR]
+    shoal bench perf-config FILE [--case NAME] [--scale K] [--mode library|cluster] [--out DIR]
+    shoal bench scale --nodes 1000,5000,20000 --pods 10000 [--mode library|cluster] [--out DIR]
+    shoal bench report [--quick] [--only SUITES]      (regenerates benchmarks/RESULTS.md)
 
 Also runnable as `python -m shoal.benchmarks.bench ...`. Importing this module loads nothing heavy.
 """
@@ -21,11 +22,17 @@ example:
 Each workload of each test case runs in library mode: the pods of createPods ops without
 collectMetrics are placed first (untimed), then the collectMetrics pods are timed, and every
 binding is replayed by an independent checker. What Shoal cannot run is listed per case.
+
+--mode cluster runs each workload through a real `shoal server` (in-process scheduler) with hollow
+sim agents as the nodes (template capacity and labels), pods created with BulkApply and watched
+until bound and until Running.
 """
 
 SCALE_EXAMPLE = """\
 example:
   shoal bench scale --nodes 1000,5000,20000,50000 --pods 10000 --out /tmp/scale
+  shoal bench scale --nodes 50000 --pods 1000000 --equivalence on
+  shoal bench scale --mode cluster --nodes 100,1000 --pods 5000 --out /tmp/scale-cluster
 """
 
 
@@ -35,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench = p.add_subparsers(dest="bench_command", metavar="BENCHMARK")
     add_perf_config(bench)
     add_scale(bench)
+    from .gpu_commands import add_gpu_frag, add_trace  # (sched/gpu) GPU benchmarks on the Alibaba trace
+
+    add_gpu_frag(bench)
+    add_trace(bench)
+    from .regenerate import add_parser as add_report
+
+    add_report(bench)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
 
@@ -51,6 +65,9 @@ def add_perf_config(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--no-equivalence", action="store_true", help="score every node for every pod (same placements, slower)")
     p.add_argument("--no-check", action="store_true", help="skip the independent placement checker")
     p.add_argument("--seed", type=int, default=0, help="tie-break seed (default: 0)")
+    p.add_argument("--mode", choices=("library", "cluster"), default="library",
+                   help="the scheduler alone (library, default) or a real server with hollow agents (cluster)")
+    p.add_argument("--batch", type=int, default=1000, metavar="N", help="cluster mode: pods per BulkApply call (default: 1000)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run_perf_config)
 
@@ -60,10 +77,17 @@ def add_scale(bench: argparse._SubParsersAction) -> None:
                          epilog=SCALE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nodes", default="1000,5000,20000", metavar="LIST", help="comma-separated node counts (default: 1000,5000,20000)")
     p.add_argument("--pods", type=int, default=10000, metavar="P", help="pods placed at each size (default: 10000)")
-    p.add_argument("--mode", choices=("both", "eq", "full"), default="both",
-                   help="equivalence classes on (eq), off (full) or both (default)")
+    p.add_argument("--mode", choices=("library", "cluster"), default="library",
+                   help="the scheduler alone (library, default) or a real server with hollow agents (cluster)")
+    p.add_argument("--equivalence", choices=("both", "on", "off"), default="both",
+                   help="library mode: equivalence classes on, off (a full scan per pod) or both (default)")
+    p.add_argument("--batch", type=int, default=1000, metavar="N", help="cluster mode: pods per BulkApply call (default: 1000)")
+    p.add_argument("--no-wait-running", action="store_true", help="cluster mode: stop when all are bound, not Running")
+    p.add_argument("--callers", type=int, default=1, metavar="N", help="cluster mode: BulkApply calls in flight at once (default: 1)")
+    p.add_argument("--window", type=int, default=0, metavar="N",
+                   help="library mode: place the pods in calls of N pods (per-pod latency and rate percentiles; default: one call)")
     p.add_argument("--check", action="store_true", help="replay every placement through the independent checker")
-    p.add_argument("--out", metavar="DIR", help="write result.json, summary.md and scaling.png here")
+    p.add_argument("--out", metavar="DIR", help="write result.json, summary.md and plots here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run_scale)
@@ -80,11 +104,25 @@ def _plots(out: str, paths: list[str | None]) -> None:
             print(f"wrote {path}", file=sys.stderr)
 
 
+def _run_case(plan, args, progress) -> dict[str, Any]:
+    """One perf-config workload in the chosen mode."""
+    from .runner import _row, run_plan
+
+    if args.mode == "library" or not plan.runnable:
+        return run_plan(plan, equivalence=not args.no_equivalence, window=args.window, seed=args.seed, check=not args.no_check)
+    from .cluster import ClusterModeError
+    from .cluster_cases import run_plan_cluster
+
+    try:
+        return run_plan_cluster(plan, _row(plan), batch=args.batch, check=not args.no_check, log=progress.note)
+    except ClusterModeError as exc:
+        return {**_row(plan), "status": "failed", "blocking": [f"cluster mode: {exc}"]}
+
+
 def run_perf_config(args: argparse.Namespace) -> int:
     from . import report
     from .perf_config import ConfigError, load_plans
     from .progress import Progress
-    from .runner import run_plan
 
     if args.scale <= 0:
         print("error: --scale must be positive", file=sys.stderr)
@@ -101,21 +139,25 @@ def run_perf_config(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for plan in plans:
         progress.start(plan.name, f"({plan.nodes:,} nodes, {plan.init_pods:,} + {plan.measured_pods:,} pods)" if plan.runnable else "")
-        row = run_plan(plan, equivalence=not args.no_equivalence, window=args.window, seed=args.seed, check=not args.no_check)
+        row = _run_case(plan, args, progress)
         rows.append(row)
         progress.finish(plan.name, _outcome(row))
-    meta = {"config": args.file, "scale": args.scale, "equivalence": not args.no_equivalence, "window": args.window, "env": report.environment()}
+    meta = {"config": args.file, "scale": args.scale, "mode": args.mode, "equivalence": not args.no_equivalence, "window": args.window,
+            "env": report.environment()}
     print(report.perf_table(rows))
     if args.out:
         report.write_json(args.out, {"command": "perf-config", **meta, "cases": rows})
         report.write_text(args.out, "summary.md", report.perf_summary(rows, meta))
-        _plots(args.out, [report.plot_throughput(args.out, rows)])
+        _plots(args.out, [report.plot_throughput(args.out, rows), report.plot_over_time(args.out, rows),
+                          report.plot_latency_cdf(args.out, rows)])
+    if any(r.get("status") == "failed" for r in rows):
+        return 2
     return 0 if all(r.get("placements_valid") is not False for r in rows) else 2
 
 
 def _outcome(row: dict[str, Any]) -> str:
     if row.get("status") != "ran":
-        return "skipped: " + "; ".join(row.get("blocking", [])[:2])
+        return ("failed: " if row.get("status") == "failed" else "skipped: ") + "; ".join(row.get("blocking", [])[:2])
     valid = {True: "valid", False: f"INVALID ({row['problem_count']} problems)", None: "not checked"}[row["placements_valid"]]
     return f"{row['pods_per_second']:,.0f} pods/s, {row['placed']:,}/{row['pods']:,} placed, {valid}"
 
@@ -123,30 +165,50 @@ def _outcome(row: dict[str, Any]) -> str:
 def run_scale(args: argparse.Namespace) -> int:
     from . import report
     from .progress import Progress
-    from .scale import run_point
 
     try:
         sizes = [int(x) for x in args.nodes.split(",") if x.strip()]
     except ValueError:
         print(f"error: --nodes: expected comma-separated integers, got {args.nodes!r}", file=sys.stderr)
         return 1
-    modes = {"both": (True, False), "eq": (True,), "full": (False,)}[args.mode]
+    modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.equivalence] if args.mode == "library" else (True,)
     points = [(n, eq) for n in sizes for eq in modes]
     progress = Progress(len(points), quiet=args.quiet)
     rows = []
     for n, eq in points:
-        name = f"{n:,} nodes, {args.pods:,} pods, {'equivalence classes' if eq else 'full scan'}"
+        name = f"{n:,} nodes, {args.pods:,} pods, " + (("equivalence classes" if eq else "full scan") if args.mode == "library" else "cluster mode")
         progress.start(name)
-        row = run_point(n, args.pods, equivalence=eq, seed=args.seed, check=args.check)
+        try:
+            row = _scale_point(args, n, eq, progress)
+        except RuntimeError as exc:  # cluster mode: the cluster did not come up or the pods did not bind
+            progress.finish(name, f"failed: {exc}")
+            return 2
         rows.append(row)
-        progress.finish(name, f"{row['pods_per_second']:,.0f} pods/s")
+        progress.finish(name, f"{row['pods_per_second']:,.0f} pods/s" + (
+            f", all Running after {row['seconds_to_all_running']} s" if row.get("seconds_to_all_running") else ""))
     print(report.scale_table(rows))
     if args.out:
-        meta = {"command": "scale", "nodes": sizes, "pods": args.pods, "env": report.environment()}
+        meta = {"command": "scale", "mode": args.mode, "nodes": sizes, "pods": args.pods, "env": report.environment()}
         report.write_json(args.out, {**meta, "points": rows})
-        report.write_text(args.out, "summary.md", "# shoal bench scale\n\n" + report.scale_table(rows))
-        _plots(args.out, [report.plot_scaling(args.out, rows)])
+        report.write_text(args.out, "summary.md", report.scale_summary(rows, meta))
+        _plots(args.out, [report.plot_scaling(args.out, rows), report.plot_over_time(args.out, rows, label=_point_label),
+                          report.plot_latency_cdf(args.out, rows, label=_point_label)])
     return 0 if all(r.get("placements_valid") is not False for r in rows) else 2
+
+
+def _scale_point(args: argparse.Namespace, nodes: int, equivalence: bool, progress: Any) -> dict[str, Any]:
+    if args.mode == "cluster":
+        from .cluster_cases import run_scale_point as run_cluster_point
+
+        return run_cluster_point(nodes, args.pods, batch=args.batch, callers=args.callers, wait_running=not args.no_wait_running,
+                                 check=args.check, log=progress.note)
+    from .scale import run_point
+
+    return run_point(nodes, args.pods, equivalence=equivalence, seed=args.seed, check=args.check, window=args.window)
+
+
+def _point_label(row: dict[str, Any]) -> str:
+    return f"{row['nodes']:,} nodes" + ("" if row.get("equivalence", True) else ", full scan")
 
 
 def main(argv: list[str] | None = None) -> int:

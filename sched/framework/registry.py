@@ -12,6 +12,8 @@ from ..plugins import (
     balanced_allocation,
     default_binder,
     default_preemption,
+    gpu_fragmentation,
+    gpu_share,
     image_locality,
     inter_pod_affinity,
     node_affinity,
@@ -44,6 +46,8 @@ _MODULES = (
     balanced_allocation,
     image_locality,
     default_binder,
+    gpu_share,  # (sched/gpu) not in the default profile: enabled by name
+    gpu_fragmentation,
 )
 
 

@@ -1,0 +1,124 @@
+"""GPU fragmentation (Weng et al., ATC'23, "Fragmentation Gradient Descent"), NumPy reference.
+
+A node's fragmentation against one typical pod t is the free GPU share t could not use there:
+
+    t fits the node (cpu, model, `count` devices with `milli` free)  ->  free share on devices
+                                                                        with less than t.milli
+    t does not fit                                                    ->  all free GPU share
+
+and against the workload it is the weighted sum over the typical pods (the groups of equal
+requests covering 95% of pods, weighted by how many pods each holds). FGD places a pod where its
+placement raises that sum least (for a shared pod, also on the device that raises it least).
+
+Weights are integers, so the sums are exact and the native kernel (_fgd_kernel.py) gives the
+same numbers bit for bit (tests/sched/test_gpu_fragmentation.py). The paper's typical pods have
+no memory (fragmentation is about GPU share and the cpu that lets it be used); with
+`memory=True` they carry it, which matters on this trace: most GPU pods that FGD cannot place
+at 100% arrived find idle GPUs and cpu, but not memory, on the same node.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .devices import GpuNodes, PodDemand
+from .request import MILLI_PER_GPU
+
+COVERAGE = 0.95
+NO_SCORE = np.iinfo(np.int64).max  # delta of an infeasible node
+# Weightings of the typical pods: by how many pods (the paper), or by pods x GPU demand.
+WEIGHT_PODS = "pods"
+WEIGHT_DEMAND = "demand"
+CPU_ONLY_DEMAND = 100  # milli-GPU a cpu-only typical pod counts as under WEIGHT_DEMAND
+
+
+@dataclass(frozen=True)
+class TypicalPods:
+    cpu: np.ndarray  # int64[T]
+    mem: np.ndarray  # int64[T] (all 0 when memory is left out, as in the paper)
+    count: np.ndarray  # int64[T] devices
+    milli: np.ndarray  # int64[T] per device
+    model_mask: np.ndarray  # int64[T] (0: any model)
+    weight: np.ndarray  # int64[T]
+
+    def __len__(self) -> int:
+        return len(self.cpu)
+
+
+def typical_pods(pods: Iterable[PodDemand], coverage: float = COVERAGE, weighting: str = WEIGHT_PODS,
+                 memory: bool = False, cpu_only: bool = False) -> TypicalPods:
+    """The most common (cpu, memory, count, milli, model) groups of `pods` (memory only when
+    `memory`, cpu-only pods only when `cpu_only`), until they hold `coverage` of those pods; ties
+    in size keep first-seen order."""
+    groups = Counter((p.cpu, p.mem if memory else 0, p.gpu.count, p.gpu.milli if p.gpu.count else 0, p.model_mask)
+                     for p in pods if cpu_only or p.gpu.count)
+    total = sum(groups.values())
+    kept: list[tuple[tuple[int, int, int, int, int], int]] = []
+    covered = 0
+    for key, n in groups.most_common():
+        if total and covered >= coverage * total:
+            break
+        kept.append((key, n))
+        covered += n
+    def weight(key: tuple[int, int, int, int, int], n: int) -> int:
+        if weighting == WEIGHT_PODS:
+            return n
+        if weighting == WEIGHT_DEMAND:
+            return n * (key[2] * key[3] if key[2] else CPU_ONLY_DEMAND)
+        raise ValueError(f"typical pods: weighting: expected {WEIGHT_PODS!r} or {WEIGHT_DEMAND!r}, got {weighting!r}")
+    col = lambda i: np.array([k[i] for k, _ in kept], dtype=np.int64)
+    return TypicalPods(col(0), col(1), col(2), col(3), col(4), np.array([weight(k, n) for k, n in kept], dtype=np.int64))
+
+
+def _models_ok(model: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """bool[N, T]: node n's model is allowed by typical pod t."""
+    bits = np.where(model >= 0, np.left_shift(np.int64(1), np.maximum(model, 0)), 0)
+    return (masks[None, :] == 0) | ((bits[:, None] & masks[None, :]) != 0)
+
+
+def node_fragmentation(cpu_free: np.ndarray, mem_free: np.ndarray, gpu_free: np.ndarray, model: np.ndarray,
+                       typical: TypicalPods) -> np.ndarray:
+    """int64[N]: each node's fragmentation (milli x weight) against the typical pods."""
+    free = gpu_free[:, None, :]
+    milli = typical.milli[None, :, None]
+    enough = (free >= milli).sum(axis=2) >= typical.count[None, :]
+    fits = (cpu_free[:, None] >= typical.cpu[None, :]) & (mem_free[:, None] >= typical.mem[None, :])
+    fits &= _models_ok(model, typical.model_mask) & enough
+    below = np.where(free < milli, free, 0).sum(axis=2)
+    frag = np.where(fits, below, gpu_free.sum(axis=1)[:, None])
+    return frag @ typical.weight
+
+
+def fgd_deltas(nodes: GpuNodes, pod: PodDemand, typical: TypicalPods, frag_now: np.ndarray,
+               feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int64[N] rise of fragmentation if the pod went to each node, NO_SCORE where infeasible;
+    int64[N] the device a shared pod would take there, -1 otherwise). A shared pod tries every
+    device that holds its share; ties go to the lowest device index."""
+    req = pod.gpu
+    cpu_after = nodes.cpu_free - pod.cpu
+    mem_after = nodes.mem_free - pod.mem
+    free = nodes.gpu_free
+    device = np.full(nodes.n_nodes, -1, dtype=np.int64)
+    if not req.shared:
+        after = free
+        if req.count:
+            idle = free >= MILLI_PER_GPU
+            after = free - MILLI_PER_GPU * (idle & (np.cumsum(idle, axis=1) <= req.count))
+        delta = node_fragmentation(cpu_after, mem_after, after, nodes.model, typical) - frag_now
+    else:
+        delta = np.full(nodes.n_nodes, NO_SCORE, dtype=np.int64)
+        for g in range(free.shape[1]):
+            holds = free[:, g] >= req.milli
+            if not (holds & feasible).any():
+                continue
+            after = free.copy()
+            after[:, g] -= req.milli
+            d = node_fragmentation(cpu_after, mem_after, after, nodes.model, typical) - frag_now
+            better = holds & (d < delta)
+            delta = np.where(better, d, delta)
+            device = np.where(better, g, device)
+    return np.where(feasible, delta, NO_SCORE), np.where(feasible, device, -1)
