@@ -267,7 +267,7 @@ def replicas_for_metrics(hpa, current: int, pods: list, usage: dict[str, PodUsag
             decision.metrics.append(autoscaling_pb2.MetricStatus())
             continue
         decision.metrics.append(status)
-        if proposal > best:
+        if not best_name or proposal > best:  # the first proposal counts even when it is 0
             best, best_name = proposal, metric_name(metric)
     if failures >= len(specs) or (failures and best < current):
         decision.conditions[SCALING_ACTIVE] = ("False", first_error.reason, first_error.message)

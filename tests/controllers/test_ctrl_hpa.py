@@ -205,6 +205,16 @@ def test_scale_up_decision_and_status():
     assert [c.type for c in status.conditions] == [ABLE_TO_SCALE, SCALING_ACTIVE, SCALING_LIMITED]
 
 
+def test_idle_pods_still_name_the_metric_in_scaling_active():
+    pods, usage = pods_using(0, 0)
+    d = decide(hpa(min_replicas=2, max_replicas=5), 2, pods, usage, AutoscalerMemory(), NOW, SETTINGS)
+    assert d.desired == 2
+    assert d.conditions[SCALING_ACTIVE] == (
+        "True", "ValidMetricFound",
+        "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)")
+    assert d.conditions[SCALING_LIMITED][:2] == ("True", "TooFewReplicas")
+
+
 def test_max_replicas_limits_and_says_so():
     pods, usage = pods_using(500, 500)
     d = decide(hpa(max_replicas=3), 2, pods, usage, AutoscalerMemory(), NOW, SETTINGS)
