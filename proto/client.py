@@ -147,8 +147,10 @@ class ClusterClient:
         resp = self._call(stub.Check, health_pb2.HealthCheckRequest(service=""))
         return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
 
-    def bind(self, name: str, node_name: str, namespace: str = "default", uid: str = ""):
-        resp = self._call(self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid))
+    def bind(self, name: str, node_name: str, namespace: str = "default", uid: str = "",
+             annotations: dict[str, str] | None = None):
+        resp = self._call(self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid,
+                                                          annotations=annotations or {}))
         return kinds.unwrap(resp.object)[1]
 
     def bulk_bind(self, bindings: list[svc.BindRequest]) -> list[svc.BulkBindItemResult]:
@@ -238,9 +240,11 @@ class AsyncClusterClient:
             req.grace_period_seconds = grace_period_seconds
         return await self._call(self.stub.Delete, req)
 
-    async def bind(self, name: str, node_name: str, namespace: str = "default", uid: str = ""):
+    async def bind(self, name: str, node_name: str, namespace: str = "default", uid: str = "",
+                   annotations: dict[str, str] | None = None):
         resp = await self._call(
-            self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid)
+            self.stub.Bind, svc.BindRequest(namespace=namespace, name=name, node_name=node_name, uid=uid,
+                                            annotations=annotations or {})
         )
         return kinds.unwrap(resp.object)[1]
 

@@ -35,6 +35,7 @@ from shoal.control.api.errors import (
 from shoal.control.api.fieldpath import field_getter
 from shoal.control.api.merge import overlay
 from shoal.control.api.selectors import SelectorError, parse_field_selector, parse_label_selector
+from shoal.control.api.validation.meta import validate_annotations
 from shoal.control.store import (
     CompactedError,
     ConflictError,
@@ -574,13 +575,13 @@ class ObjectAPI:
 
     # -- bind --------------------------------------------------------------------------------
 
-    async def bind(self, namespace: str, name: str, node_name: str, uid: str = ""):
+    async def bind(self, namespace: str, name: str, node_name: str, uid: str = "", annotations=None):
         info = kinds.by_kind("Pod")
         namespace = namespace or "default"
         key = object_key(info, namespace, name)
         for _attempt in range(_CONFLICT_RETRIES):
             kv = await self.store.get(key)
-            pod = self._bound_pod(info, kv, namespace, name, node_name, uid)
+            pod = self._bound_pod(info, kv, namespace, name, node_name, uid, annotations)
             try:
                 written = await self.store.update(key, self._encode(info, pod), kv.mod_revision)
             except ConflictError:
@@ -605,7 +606,7 @@ class ObjectAPI:
             key = object_key(info, namespace, req.name)
             try:
                 kv = self.store.get_now(key)
-                pod = self._bound_pod(info, kv, namespace, req.name, req.node_name, req.uid)
+                pod = self._bound_pod(info, kv, namespace, req.name, req.node_name, req.uid, req.annotations)
             except APIError as exc:
                 result.code = exc.code.value[0]
                 result.message = exc.message
@@ -621,17 +622,22 @@ class ObjectAPI:
                 result.resource_version = str(outcome.mod_revision)
                 continue
             try:  # lost a race (two bindings of one pod in the request, or a write meanwhile)
-                pod = await self.bind(req.namespace, req.name, req.node_name, req.uid)
+                pod = await self.bind(req.namespace, req.name, req.node_name, req.uid, req.annotations)
                 result.resource_version = pod.metadata.resource_version
             except APIError as exc:
                 result.code = exc.code.value[0]
                 result.message = exc.message
         return results
 
-    def _bound_pod(self, info: KindInfo, kv, namespace: str, name: str, node_name: str, uid: str):
+    def _bound_pod(self, info: KindInfo, kv, namespace: str, name: str, node_name: str, uid: str, annotations=None):
         """The stored pod `kv` with the binding applied, or the APIError Bind answers with."""
         if not node_name:
             raise Invalid(f'binding for pods "{name}": target.name: Required value')
+        if annotations:
+            errs: list[str] = []
+            validate_annotations(annotations, "metadata.annotations", errs)
+            if errs:
+                raise Invalid(f'binding for pods "{name}" is invalid: ' + "; ".join(errs))
         if kv is None:
             raise NotFound(f"{describe(info, namespace, name)} not found")
         pod = self._decode(info, kv)
@@ -644,6 +650,8 @@ class ObjectAPI:
         if pod.metadata.HasField("deletion_timestamp"):
             raise FailedPrecondition(f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is being deleted')
         pod.spec.node_name = node_name
+        for key, value in (annotations or {}).items():
+            pod.metadata.annotations[key] = value
         self.admission.mark_scheduled(pod, self._now())
         return pod
 

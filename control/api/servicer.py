@@ -148,7 +148,8 @@ class ClusterServicer:
 
     @_unary("Bind")
     async def Bind(self, request: svc.BindRequest, context) -> svc.BindResponse:
-        pod = await self.api.bind(request.namespace, request.name, request.node_name, request.uid)
+        pod = await self.api.bind(request.namespace, request.name, request.node_name, request.uid,
+                                  request.annotations)
         return svc.BindResponse(object=kinds.wrap(pod))
 
     async def BulkBind(self, request: svc.BulkBindRequest, context) -> svc.BulkBindResponse:

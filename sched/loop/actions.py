@@ -34,6 +34,14 @@ class PodRef:
 class Bind:
     pod: PodRef
     node: str
+    annotations: tuple[tuple[str, str], ...] = ()  # set on the pod with the binding (GPU devices)
+
+
+def bind_to(snapshot, pod_ref: PodRef, node: str) -> Bind:
+    """The Bind of an assumed pod, with the GPU devices the snapshot chose for it, if any."""
+    tracker = getattr(snapshot, "gpu_devices", None)
+    held = tracker.annotation(f"{pod_ref.namespace}/{pod_ref.name}") if tracker is not None else {}
+    return Bind(pod_ref, node, tuple(sorted(held.items())))
 
 
 @dataclass(frozen=True, slots=True)

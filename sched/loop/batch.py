@@ -78,6 +78,6 @@ def place_window(state: SchedulerState, entries: list[QueuedPod], time_limit: fl
         state.cache.assume(e.info, node, e.uid, pod_facts(e.pod), committed=True)
         state.queue.binding(e)
         state.stats.assumed += 1
-        out.append(act.Bind(act.PodRef(e.pod.metadata.namespace or "default", e.pod.metadata.name, e.uid), node))
+        out.append(act.bind_to(state.snapshot, act.PodRef(e.pod.metadata.namespace or "default", e.pod.metadata.name, e.uid), node))
     taken = {id(candidates[i]) for i in placed}
     return [e for e in entries if id(e) not in taken], out

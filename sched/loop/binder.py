@@ -113,7 +113,8 @@ class Binder:
             return [("UNKNOWN", str(exc))] * len(binds)
 
     async def _send_bulk(self, binds: list[act.Bind]) -> list[tuple[str | None, str]]:
-        requests = [svc.BindRequest(namespace=b.pod.namespace, name=b.pod.name, node_name=b.node, uid=b.pod.uid)
+        requests = [svc.BindRequest(namespace=b.pod.namespace, name=b.pod.name, node_name=b.node, uid=b.pod.uid,
+                                    annotations=dict(b.annotations))
                     for b in binds]
         results = await self.client.bulk_bind(requests)
         return [(None, "") if r.code == 0 else (_CODE_NAMES.get(r.code, "UNKNOWN"), r.message) for r in results]
@@ -121,7 +122,7 @@ class Binder:
     async def _send_one(self, bind: act.Bind) -> tuple[str | None, str]:
         try:
             pod = bind.pod
-            await self.client.bind(pod.name, bind.node, pod.namespace, uid=pod.uid)
+            await self.client.bind(pod.name, bind.node, pod.namespace, uid=pod.uid, annotations=dict(bind.annotations))
             return None, ""
         except APIStatusError as exc:
             return exc.code.name, exc.message

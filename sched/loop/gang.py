@@ -322,7 +322,7 @@ def _bind(state: SchedulerState, members: list[QueuedPod], nodes: np.ndarray, ke
         state.cache.assume(e.info, node, e.uid, pod_facts(e.pod), committed=True)
         state.queue.binding(e)
         state.stats.assumed += 1
-        out.append(act.Bind(act.PodRef(e.pod.metadata.namespace or "default", e.pod.metadata.name, e.uid), node))
+        out.append(act.bind_to(state.snapshot, act.PodRef(e.pod.metadata.namespace or "default", e.pod.metadata.name, e.uid), node))
     return out
 
 

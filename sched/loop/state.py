@@ -305,7 +305,7 @@ class SchedulerState:
                 self.cache.assume(info, node, entry.uid, pod_facts(entry.pod), committed=True)
                 self.queue.binding(entry)
                 self.stats.assumed += 1
-                out.append(act.Bind(ref_of(entry.pod), node))
+                out.append(act.bind_to(self.snapshot, ref_of(entry.pod), node))
                 continue
             outcome = placements.failures[i]
             if outcome.victims and preempted:

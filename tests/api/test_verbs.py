@@ -232,6 +232,24 @@ def test_bulk_bind_binds_each_pod_once_with_bind_outcomes(client):
     assert client.get("Pod", "bulk-taken", "default").spec.node_name == "node-z"
 
 
+def test_bindings_carry_annotations_onto_the_pod(client):
+    for name in ("ann-one", "ann-bulk"):
+        client.create(MINIMAL["Pod"](name))
+    bound = client.bind("ann-one", "node-a", annotations={"alibabacloud.com/gpu-index": "0-1"})
+    assert bound.metadata.annotations["alibabacloud.com/gpu-index"] == "0-1"
+    (result,) = client.bulk_bind([svc.BindRequest(namespace="default", name="ann-bulk", node_name="node-b",
+                                                  annotations={"example.com/devices": "3"})])
+    assert result.code == 0
+    stored = client.get("Pod", "ann-bulk", "default")
+    assert stored.spec.node_name == "node-b" and stored.metadata.annotations["example.com/devices"] == "3"
+    client.create(MINIMAL["Pod"]("ann-bad"))
+    with pytest.raises(APIStatusError) as exc:
+        client.bind("ann-bad", "node-a", annotations={"not a key!": "x"})
+    assert _code(exc) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "metadata.annotations" in exc.value.message
+    assert client.get("Pod", "ann-bad", "default").spec.node_name == ""
+
+
 def test_bulk_bind_refuses_a_recreated_pod(client):
     client.create(MINIMAL["Pod"]("bulk-recreated"))
     (result,) = client.bulk_bind([svc.BindRequest(namespace="default", name="bulk-recreated",
