@@ -52,7 +52,7 @@ class FakeClient:
             raise APIStatusError(grpc.StatusCode.ABORTED, "the object has been modified")
         return pod
 
-    async def bind(self, name, node, namespace="default", uid=""):
+    async def bind(self, name, node, namespace="default", uid="", annotations=None):
         self.calls.append(("bind", name, node, uid))
         if name == "taken":
             raise APIStatusError(grpc.StatusCode.FAILED_PRECONDITION, f'pod {name} is already assigned to node "x"')
