@@ -19,6 +19,7 @@ from shoal.control.cli_verbs.base import (
     read_manifests,
     resource_targets,
 )
+from shoal.control.cli_verbs.printers import kind_ref
 
 _POLL_SECONDS = 0.1
 
@@ -124,7 +125,7 @@ def _delete_all(client, victims, grace: int, args: argparse.Namespace):
             print_item_error(exc)
             failed += 1
             continue
-        print(f"{info.singular}/{name}" if args.output == "name" else f'{info.singular} "{name}" deleted')
+        print(f"{kind_ref(info)}/{name}" if args.output == "name" else f'{kind_ref(info)} "{name}" deleted')
         sys.stdout.flush()
         if not resp.deleted:
             from shoal.proto import kinds

@@ -16,6 +16,7 @@ from shoal.control.cli_verbs.base import (
     read_manifests,
     resource_targets,
 )
+from shoal.control.cli_verbs.printers import kind_ref
 
 _CONFLICT_RETRIES = 5
 
@@ -140,7 +141,7 @@ def _change_one(client, info, namespace, name, sets, removals, args, verb: _Verb
                 if key not in current:
                     print(f'{verb.name} "{key}" not found.', file=sys.stderr)
             if not changed:
-                print(f"{info.singular}/{name} not {verb.past}")
+                print(f"{kind_ref(info)}/{name} not {verb.past}")
                 return 0
             current.update(sets)
             for key in removals:
@@ -154,7 +155,7 @@ def _change_one(client, info, namespace, name, sets, removals, args, verb: _Verb
         except CLIError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"{info.singular}/{name} {verb.past}")
+        print(f"{kind_ref(info)}/{name} {verb.past}")
         return 0
     print(f'error: {info.plural} "{name}" kept changing; not {verb.past}', file=sys.stderr)
     return 1

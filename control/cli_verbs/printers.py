@@ -87,9 +87,14 @@ def list_document(items: list[dict]) -> dict:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
+def kind_ref(info) -> str:
+    """How kubectl names a kind in its output: ``pod``, ``deployment.apps``, ``job.batch``."""
+    return f"{info.singular}.{info.group}" if info.group else info.singular
+
+
 def object_name(info, msg) -> str:
-    """``pod/web``: how apply, delete and -o name refer to an object."""
-    return f"{info.singular}/{msg.metadata.name}"
+    """``pod/web``, ``deployment.apps/web``: how apply, delete and -o name refer to an object."""
+    return f"{kind_ref(info)}/{msg.metadata.name}"
 
 
 def print_documents(docs: list[dict], fmt: OutputFormat, out: TextIO, *, single: bool) -> None:
@@ -142,7 +147,7 @@ def table_row(info, msg, opts: TableOptions, now: float, to_dict=None) -> list[s
     width = len(cols.headers) - (1 if cols.name_column else 0) + (len(cols.wide) if opts.wide else 0)
     row = cells[:width]
     if cols.name_column:
-        name = f"{info.singular}/{msg.metadata.name}" if opts.kind_prefix else msg.metadata.name
+        name = object_name(info, msg) if opts.kind_prefix else msg.metadata.name
         row.insert(0, name)
     if opts.namespace_column and info.namespaced:
         row.insert(0, msg.metadata.namespace)

@@ -15,6 +15,7 @@ from shoal.control.cli_verbs.base import (
     read_manifests,
     resource_targets,
 )
+from shoal.control.cli_verbs.printers import kind_ref
 
 SCALABLE = ("Deployment", "ReplicaSet")
 _CONFLICT_RETRIES = 5
@@ -100,7 +101,7 @@ def _scale_one(client, info, namespace: str, name: str, args: argparse.Namespace
                 continue
             print_item_error(exc)
             return 1
-        print(f"{info.singular}/{name} scaled")
+        print(f"{kind_ref(info)}/{name} scaled")
         return 0
     print(f'error: {info.plural} "{name}" kept changing; not scaled', file=sys.stderr)
     return 1

@@ -27,6 +27,7 @@ from shoal.control.cli_verbs.base import (
     read_manifests,
     resource_targets,
 )
+from shoal.control.cli_verbs.printers import kind_ref
 
 ALL_CONTAINERS = "*"
 _CONFLICT_RETRIES = 5
@@ -112,7 +113,7 @@ def set_images(pod_spec, images: dict[str, str], what: str) -> bool:
 
 def qualified(info, name: str) -> str:
     """kubectl's name of an object: deployment.apps/web, pod/web."""
-    return f"{info.singular}.{info.group}/{name}" if info.group else f"{info.singular}/{name}"
+    return f"{kind_ref(info)}/{name}"
 
 
 @command

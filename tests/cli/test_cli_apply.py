@@ -10,12 +10,13 @@ import re
 import pytest
 import yaml
 from cli_helpers import ALL_KINDS_NAMES, EXAMPLES_DIR, assert_one_error_line
+from shoal.control.cli_verbs.printers import kind_ref
 from shoal.proto import kinds
 
 SUPPORTED = {(info.api_version, info.kind) for info in kinds.all_kinds()}
 EXAMPLES = sorted(glob.glob(os.path.join(EXAMPLES_DIR, "*.yaml")))
 GUESTBOOK = os.path.join(EXAMPLES_DIR, "web_guestbook_all-in-one_guestbook-all-in-one.yaml")
-APPLIED_LINE = re.compile(r"^[a-z]+/[a-z0-9.-]+ (created|configured|unchanged)$")
+APPLIED_LINE = re.compile(r"^[a-z]+(\.[a-z0-9.-]+)?/[a-z0-9.-]+ (created|configured|unchanged)$")
 
 
 def _kinds_of(path: str) -> list[tuple[str, str]]:
@@ -46,16 +47,16 @@ def test_guestbook_applies_lists_and_reapplies(shoal, namespace):
     first = shoal("apply", "-f", GUESTBOOK, "-n", namespace)
     assert first.rc == 0, first
     assert first.lines == [
-        "service/redis-master created", "deployment/redis-master created",
-        "service/redis-replica created", "deployment/redis-replica created",
-        "service/frontend created", "deployment/frontend created",
+        "service/redis-master created", "deployment.apps/redis-master created",
+        "service/redis-replica created", "deployment.apps/redis-replica created",
+        "service/frontend created", "deployment.apps/frontend created",
     ]
 
     listing = shoal("get", "all", "-n", namespace)
     assert listing.rc == 0, listing
     rows = {line.split()[0] for line in listing.lines}
     for name in ("redis-master", "redis-replica", "frontend"):
-        assert f"deployment/{name}" in rows and f"service/{name}" in rows, listing.out
+        assert f"deployment.apps/{name}" in rows and f"service/{name}" in rows, listing.out
     assert any(re.fullmatch(r"NAME +READY +UP-TO-DATE +AVAILABLE +AGE", line) for line in listing.lines)
     assert any(re.fullmatch(r"NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +AGE", line) for line in listing.lines)
 
@@ -66,7 +67,7 @@ def test_guestbook_applies_lists_and_reapplies(shoal, namespace):
         changed = f.read().replace("replicas: 3", "replicas: 5")
     third = shoal("apply", "-f", "-", "-n", namespace, input=changed)
     assert third.rc == 0, third
-    assert "deployment/frontend configured" in third.lines
+    assert "deployment.apps/frontend configured" in third.lines
     assert sum(line.endswith(" unchanged") for line in third.lines) == 5
     replicas = shoal("get", "deploy", "frontend", "-n", namespace, "-o", "jsonpath={.spec.replicas}")
     assert replicas.out == "5"
@@ -81,7 +82,8 @@ def test_round_trip_every_kind_reports_unchanged(shoal, populated, output):
     assert reapplied.rc == 0, reapplied
     not_unchanged = [line for line in reapplied.lines if not line.endswith(" unchanged")]
     assert not not_unchanged, f"re-applying `get -o {output}` changed: {not_unchanged}"
-    assert sorted(line.split()[0] for line in reapplied.lines) == sorted(refs)
+    assert sorted(line.split()[0] for line in reapplied.lines) == sorted(
+        f"{kind_ref(kinds.by_kind(ref.split('/')[0]))}/{ref.split('/', 1)[1]}" for ref in refs)
 
 
 def test_large_inputs_go_in_bulk_and_report_each_object(shoal, namespace):

@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 from cli_helpers import ALL_KINDS_NAMES, assert_one_error_line
+from shoal.control.cli_verbs.printers import kind_ref
 from shoal.proto import kinds
 
 
@@ -66,7 +67,7 @@ def test_every_short_name_resolves(shoal, populated):
     refs = [f"{name}/{ALL_KINDS_NAMES[kinds.by_kind(name).kind].format(ns=populated)}" for name in short]
     result = shoal("get", *refs, "-n", populated, "-o", "name")
     assert result.rc == 0, result
-    assert result.lines == [f"{kinds.by_kind(r.split('/')[0]).singular}/{r.split('/', 1)[1]}" for r in refs]
+    assert result.lines == [f"{kind_ref(kinds.by_kind(r.split('/')[0]))}/{r.split('/', 1)[1]}" for r in refs]
 
 
 def test_output_formats(shoal, populated):

@@ -48,11 +48,11 @@ def test_scale(shoal, namespace):
               "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
               "    spec: {containers: [{name: c, image: nginx}]}\n")
     assert shoal("apply", "-f", "-", "-n", namespace, input=deploy).rc == 0
-    assert shoal("scale", "deployment/web", "--replicas=5", "-n", namespace).lines == ["deployment/web scaled"]
+    assert shoal("scale", "deployment/web", "--replicas=5", "-n", namespace).lines == ["deployment.apps/web scaled"]
     assert shoal("get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}").out == "5"
     stale = shoal("scale", "deploy", "web", "--replicas", "1", "--current-replicas", "2", "-n", namespace)
     assert "expected 2 replicas" in assert_one_error_line(stale)
-    assert shoal("apply", "-f", "-", "-n", namespace, input=deploy).lines == ["deployment/web configured"]
+    assert shoal("apply", "-f", "-", "-n", namespace, input=deploy).lines == ["deployment.apps/web configured"]
     pod = shoal("scale", "pod", "x", "--replicas", "2", "-n", namespace)
     assert "cannot be scaled" in assert_one_error_line(pod)
 

@@ -47,9 +47,9 @@ def test_the_guestbook_reaches_its_expected_state_on_hollow_nodes(cluster_factor
                              capture_output=True, text=True, timeout=60, check=False)
     assert applied.returncode == 0, applied
     assert applied.stdout.splitlines() == [
-        "service/redis-master created", "deployment/redis-master created",
-        "service/redis-replica created", "deployment/redis-replica created",
-        "service/frontend created", "deployment/frontend created",
+        "service/redis-master created", "deployment.apps/redis-master created",
+        "service/redis-replica created", "deployment.apps/redis-replica created",
+        "service/frontend created", "deployment.apps/frontend created",
     ]
     client = cluster.client()
     services = wait_for(lambda: _settled(client), 60, interval=0.3, what="the guestbook to settle")
