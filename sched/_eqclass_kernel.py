@@ -265,3 +265,154 @@ def tree_select(alloc, requested, nonzero, req, nz, static, mask, dirty, base, e
         if best < 0 or eff[n] > eff[best] or (eff[n] == eff[best] and hashes[n] < hashes[best]):
             best = n
     return best
+
+
+# ---------------------------------------------------------------------------------------------
+# A run of pods of one class whose only per-pod filter is PodTopologySpread (DoNotSchedule),
+# placed in one call on that class's tree. The filter's per-pod input is the live count of
+# matching pods per domain; here the counts are carried along (each placed pod adds one to the
+# domain of its node when the snapshot's domain counter would count it), the verdict is taken
+# per domain (few) and applied to the tree's best leaves lazily (the same set-aside-and-scan
+# selection as tree_select). twin: spread_run_reference (NumPy, full mask + full scan per pod).
+
+SPREAD_MAX_INT32 = 2**31 - 1
+
+
+@njit(inline="always")
+def _spread_pass(node_domain, node_has, fail, n):
+    for c in range(node_domain.shape[0]):
+        if not node_has[c, n] or fail[c, node_domain[c, n]]:
+            return False
+    return True
+
+
+@njit(inline="always")
+def _rescore(alloc, requested, nonzero, req, nz, static, base, eff, hashes, tree, n, strategy, columns, weights, table, bal_columns, fit_w, bal_w):
+    base[n] = node_total(alloc, requested, nonzero, req, nz, True, n, strategy, columns, weights, table, bal_columns, fit_w, bal_w)
+    eff[n] = base[n] if static[n] else -1
+    _path(eff, hashes, tree, n)
+
+
+@njit(**NJIT)
+def spread_run(
+    alloc, requested, nonzero, req, nz, static, dirty, base, eff, hashes, tree, probes,
+    strategy, columns, weights, table, bal_columns, fit_w, bal_w,
+    node_domain, node_has, count_on, present, counts, params, terminating, restore,
+):
+    """Place len(terminating) pods of one class in order; stop at the first that fits nowhere.
+
+    requested / nonzero grow by each placement (taken back on return when `restore`: the
+    caller then binds the pods), counts[c, d] (matching pods per domain of constraint c) too
+    where count_on[c, node] and the pod is counted.
+    params[c] = (maxSkew, minDomains, selfMatch, counted). A node passes constraint c when
+    node_has[c, n] and counts[c, d] + selfMatch - globalMin <= maxSkew for its domain d, with
+    globalMin the smallest count over the present domains (MaxInt32 when there are none, 0
+    while fewer than minDomains are present). Returns the chosen nodes (-1 from the first
+    failure on); base / eff / tree are current for every node once the chosen pods are added
+    to requested / nonzero."""
+    n_pods = terminating.shape[0]
+    n_cons = node_domain.shape[0]
+    n_dom = counts.shape[1]
+    chosen = np.full(n_pods, -1, dtype=np.int64)
+    fail = np.zeros((n_cons, max(n_dom, 1)), dtype=np.bool_)
+    for j in range(dirty.shape[0]):
+        _rescore(alloc, requested, nonzero, req, nz, static, base, eff, hashes, tree, dirty[j], strategy, columns, weights, table, bal_columns, fit_w, bal_w)
+    last = -1
+    for i in range(n_pods):
+        if last >= 0:
+            _rescore(alloc, requested, nonzero, req, nz, static, base, eff, hashes, tree, last, strategy, columns, weights, table, bal_columns, fit_w, bal_w)
+        for c in range(n_cons):
+            domains = 0
+            low = np.int64(SPREAD_MAX_INT32)
+            for d in range(n_dom):
+                if present[c, d]:
+                    if domains == 0 or counts[c, d] < low:
+                        low = counts[c, d]
+                    domains += 1
+            if domains < params[c, 1]:
+                low = 0
+            for d in range(n_dom):
+                fail[c, d] = counts[c, d] + params[c, 2] - low > params[c, 0]
+        # tree_select with the mask evaluated on the leaves it reaches
+        taken = 0
+        found = -1
+        while True:
+            best = tree[1]
+            if best < 0 or eff[best] < 0:
+                break
+            if _spread_pass(node_domain, node_has, fail, best):
+                found = best
+                break
+            if taken == probes.shape[0]:
+                found = -2
+                break
+            probes[taken] = best
+            taken += 1
+            eff[best] = -1
+            _path(eff, hashes, tree, best)
+        for j in range(taken):
+            n = probes[j]
+            eff[n] = base[n] if static[n] else -1
+            _path(eff, hashes, tree, n)
+        if found == -2:
+            found = -1
+            for n in range(alloc.shape[0]):
+                if eff[n] < 0 or not _spread_pass(node_domain, node_has, fail, n):
+                    continue
+                if found < 0 or eff[n] > eff[found] or (eff[n] == eff[found] and hashes[n] < hashes[found]):
+                    found = n
+        if found < 0:
+            break
+        chosen[i] = found
+        for r in range(alloc.shape[1]):
+            requested[found, r] += req[r]
+        nonzero[found, 0] += nz[0]
+        nonzero[found, 1] += nz[1]
+        if not terminating[i]:
+            for c in range(n_cons):
+                if params[c, 3] != 0 and count_on[c, found]:
+                    counts[c, node_domain[c, found]] += 1
+        last = found
+    if last >= 0:
+        _rescore(alloc, requested, nonzero, req, nz, static, base, eff, hashes, tree, last, strategy, columns, weights, table, bal_columns, fit_w, bal_w)
+    if restore:
+        for i in range(n_pods):
+            n = chosen[i]
+            if n < 0:
+                break
+            for r in range(alloc.shape[1]):
+                requested[n, r] -= req[r]
+            nonzero[n, 0] -= nz[0]
+            nonzero[n, 1] -= nz[1]
+    return chosen
+
+
+def spread_run_reference(alloc, requested, nonzero, req, nz, static, seed, key, profile,
+                         node_domain, node_has, count_on, present, counts, params, terminating):
+    """NumPy twin of spread_run (the specification): per pod, PodTopologySpread's filter over
+    every node from the carried counts, then the full-scan choice (shoal.native.reference).
+    requested / nonzero / counts grow in place as in spread_run."""
+    from shoal.native import reference
+
+    chosen = np.full(len(terminating), -1, dtype=np.int64)
+    for i in range(len(terminating)):
+        mask = np.asarray(static, dtype=bool).copy()
+        for c in range(node_domain.shape[0]):
+            shown = present[c]
+            domains = int(shown.sum())
+            low = int(counts[c][shown].min()) if domains else SPREAD_MAX_INT32
+            if domains < params[c, 1]:
+                low = 0
+            fail = counts[c] + params[c, 2] - low > params[c, 0]
+            mask &= node_has[c] & ~fail[node_domain[c]]
+        node = reference.fused_select(alloc, requested, nonzero, req, nz, mask, seed, key, profile)
+        if node < 0:
+            break
+        chosen[i] = node
+        requested[node] += req
+        nonzero[node] += nz
+        if not terminating[i]:
+            for c in range(node_domain.shape[0]):
+                if params[c, 3] and count_on[c, node]:
+                    counts[c, node_domain[c, node]] += 1
+    return chosen

@@ -8,6 +8,9 @@ class, kept between pods: before each choice only the nodes whose requested amou
 is applied at the choice: the best leaves failing it are set aside until one passes. Same
 totals and tie-break hash as the full scan, so the same node.
 
+spread_run: a run of pods of one class whose only per-pod filter is PodTopologySpread, on the
+same tree in one kernel call (the filter's verdict per domain, from counts carried along).
+
 NOTE: the tree kernels (_eqclass_kernel.tree_build / tree_select) belong in native/; see there.
 """
 
@@ -63,9 +66,9 @@ class IncrementalSelector:
         self._trees: OrderedDict[int, _Tree] = OrderedDict()
         self._probes = np.empty(MAX_PROBES, dtype=np.int64)
 
-    def select(self, cycle: Cycle, static: np.ndarray, mask: np.ndarray) -> int:
-        """The best node of `mask` (the pod's filters, a subset of `static`, its class's static
-        filters), or -1."""
+    def _tree(self, cycle: Cycle, static: np.ndarray) -> tuple[_Tree, np.ndarray, int]:
+        """The class's tree over `static`, built if missing or outdated; with the nodes changed
+        since it was last brought up to date and the touch log's position now."""
         s = self.fw.snapshot
         state = cycle.state
         versions = (s.node_version, s.columns_version, id(s.requested), id(static))
@@ -99,9 +102,47 @@ class IncrementalSelector:
             position = s.touched_count
         else:
             self._trees.move_to_end(key)
+        return tree, dirty, position
+
+    def select(self, cycle: Cycle, static: np.ndarray, mask: np.ndarray) -> int:
+        """The best node of `mask` (the pod's filters, a subset of `static`, its class's static
+        filters), or -1."""
+        s = self.fw.snapshot
+        state = cycle.state
+        tree, dirty, position = self._tree(cycle, static)
+        strategy, columns, weights, table, bal_columns, fit_w, _ = self.params
         node = _eqclass_kernel.tree_select(
             s.alloc, s.requested, s.nonzero, state.req, state.nonzero, tree.static, mask, dirty,
             tree.base, tree.eff, tree.hashes, tree.tree, self._probes, strategy, columns, weights, table, bal_columns, fit_w, np.int64(tree.bal_w),
         )
         tree.position = position
         return int(node)
+
+    def spread_run(self, cycle: Cycle, static: np.ndarray, spread: tuple, terminating: np.ndarray) -> tuple[np.ndarray, np.ndarray, _Tree]:
+        """Places a run of pods of the class whose only per-pod filter is PodTopologySpread
+        (`spread`: PodTopologySpread.run_inputs) on the class's tree, without binding them:
+        (the chosen nodes, -1 from the first that fits nowhere on; the per-domain counts after
+        them; the tree). The tree is left current for the state after the chosen pods are
+        bound: the caller binds them, then calls `synced(tree)`."""
+        s = self.fw.snapshot
+        state = cycle.state
+        tree, dirty, _ = self._tree(cycle, static)
+        strategy, columns, weights, table, bal_columns, fit_w, _ = self.params
+        node_domain, node_has, count_on, present, params, live = spread
+        if len(live) == 1 and len(live[0]) == present.shape[1]:
+            counts = live[0].reshape(1, -1).copy()
+        else:
+            counts = np.zeros(present.shape, dtype=np.int64)
+            for c, per_domain in enumerate(live):
+                counts[c, :len(per_domain)] = per_domain
+        # The snapshot's own requested / nonzero, restored by the kernel before it returns.
+        chosen = _eqclass_kernel.spread_run(
+            s.alloc, s.requested, s.nonzero, state.req, state.nonzero, tree.static, dirty,
+            tree.base, tree.eff, tree.hashes, tree.tree, self._probes, strategy, columns, weights, table, bal_columns, fit_w,
+            np.int64(tree.bal_w), node_domain, node_has, count_on, present, counts, params, terminating, True,
+        )
+        return chosen, counts, tree
+
+    def synced(self, tree: _Tree) -> None:
+        """A spread run's pods are bound: the tree is current up to the touch log's end."""
+        tree.position = self.fw.snapshot.touched_count

@@ -2,7 +2,11 @@
 
     queue --> run of resource-only pods? --yes--> batch: equivalence classes (segment trees)
                     |                                    or native place_sequence (full scan)
-                    no --> Framework.schedule (one cycle, every plugin)
+                    no --> run of one class whose only per-pod filter is PodTopologySpread?
+                    |        --yes--> one kernel call on the class tree, the per-domain
+                    |                 counts carried from pod to pod (_eqclass_kernel.spread_run)
+                    no --> class tree + the pod's filter mask (incremental.py), or
+                           Framework.schedule (one cycle, every plugin)
 
 A pod is resource-only when, for its class, every filter but NodeResourcesFit depends on nodes
 alone and every score but the resource scores is the same on all the nodes those filters pass
@@ -10,6 +14,13 @@ alone and every score but the resource scores is the same on all the nodes those
 are placed by one kernel call. Both batch paths make exactly the choices the per-pod cycle
 would (same totals, same seeded tie-break); a pod that fits nowhere is handed to the per-pod
 cycle on the state of its turn, for its message and what preemption would do.
+
+Spread runs (equivalence and batch on): consecutive pods of one class whose scores do not vary
+and whose only filter that varies per pod is PodTopologySpread's DoNotSchedule skew check
+depend, beyond resources, only on the matching pods per topology domain, which each placement
+moves by one. The kernel carries those counts along and checks the skew per domain, so the run
+costs one call; the pods are then bound together (validate: one by one, each against the full
+cycle). A run stops before a pod that fits nowhere, which takes the per-pod cycle.
 
 Per-pod Python work is kept to a few attribute reads (sorting, class serials, binding), so the
 kernels set the pace.
@@ -29,8 +40,9 @@ from shoal.native.reference import broken_linear, pod_salt
 from . import _eqclass_kernel
 from .explanation import explain_cycle
 from .framework.config import DEFAULT_SCHEDULER_NAME, Profile, default_profile
-from .framework.runtime import Framework, ScheduleResult
+from .framework.runtime import SKIPPED, Framework, ScheduleResult
 from .incremental import IncrementalSelector
+from .plugins.pod_topology_spread import PodTopologySpread
 from .podinfo import PodInfo
 from .snapshot import ClusterSnapshot
 
@@ -104,6 +116,8 @@ class Scheduler:
         self._commits = 0
         self._selectors: dict[int, IncrementalSelector] = {}
         self._failure_cache: dict[tuple[int, int], Outcome] = {}
+        self._spread_failed: tuple[int, int] | None = None  # (class, commits) a spread run found no node for
+        self._not_spread: dict[int, tuple[int, int]] = {}  # class -> versions when its pods were not spread runs
 
     def framework_for(self, pod: PodInfo) -> Framework | None:
         return self.frameworks.get(pod.cls.scheduler_name or DEFAULT_SCHEDULER_NAME)
@@ -135,6 +149,16 @@ class Scheduler:
         batchable = per_class[inverse]
         versions = self._versions()
         fws = list(self.frameworks.values())
+        change: np.ndarray | None = None  # where the class changes along the queue
+
+        def run_end(i: int) -> int:
+            """The end of the run of pods of order[i]'s class that holds pod i."""
+            nonlocal change
+            if change is None:
+                change = np.flatnonzero(inverse[1:] != inverse[:-1]) + 1
+            k = int(np.searchsorted(change, i, side="right"))
+            return int(change[k]) if k < len(change) else n
+
         i = 0
         while i < n:
             if self._versions() != versions:
@@ -154,6 +178,11 @@ class Scheduler:
                 self._place_run(fws[fw_id], order, i, j, inverse, nodes, failures)
                 i = j
                 continue
+            if self.equivalence and self.batch:
+                used = self._spread_run(order, i, run_end, nodes, failures)
+                if used:
+                    i += used
+                    continue
             self._one(order[i], i, nodes, failures)
             i += 1
         return Placements(order, nodes, failures)
@@ -213,6 +242,63 @@ class Scheduler:
         if selector is None:
             selector = self._selectors[id(fw)] = IncrementalSelector(fw, self.seed)
         return selector.select(cycle, fw.static_mask(cycle), fw.filter_mask(cycle))
+
+    def _spread_run(self, order: list[PodInfo], start: int, run_end, nodes: np.ndarray, failures) -> int:
+        """Pods start..run_end(start)-1 (one class) whose only per-pod filter is
+        PodTopologySpread and whose scores do not vary: placed by one kernel call on the class's
+        tree, the per-domain counts carried along (_eqclass_kernel.spread_run), then bound
+        together. Stops before the first pod that fits nowhere (its cycle, on its turn, says
+        why). Returns the pods placed (0: not such a run)."""
+        pod = order[start]
+        cls = pod.cls
+        if cls.error is not None or cls.host_ports or cls.has_inter_pod_terms or self._spread_failed == (id(cls), self._commits):
+            return 0
+        versions = self._versions()
+        if self._not_spread.get(id(cls)) == versions:
+            return 0
+        fw = self.framework_for(pod)
+        if fw is None or not fw.gated(pod).is_success or not self.snapshot.n_nodes:
+            return 0
+        cycle = fw.cycle(pod)
+        if not fw.run_pre_filter(cycle).is_success or not fw.mask_only(cycle):
+            self._not_spread[id(cls)] = versions
+            return 0
+        _, dynamic = fw.filter_plan(cycle)
+        skipped = cycle.data.get(SKIPPED, ())
+        active = [p for p in dynamic if p.NAME not in skipped]
+        if len(active) != 1 or not isinstance(active[0], PodTopologySpread):
+            self._not_spread[id(cls)] = versions
+            return 0
+        spread = active[0].run_inputs(cycle)
+        run = order[start:run_end(start)]
+        terminating = np.zeros(len(run), dtype=np.bool_)
+        if any(map(_SPECIAL, run)):
+            terminating[:] = [p.terminating for p in run]
+        selector = self._selectors.get(id(fw))
+        if selector is None:
+            selector = self._selectors[id(fw)] = IncrementalSelector(fw, self.seed)
+        chosen, counts, tree = selector.spread_run(cycle, fw.static_mask(cycle), spread, terminating)
+        placed = int(np.argmin(chosen)) if chosen[-1] < 0 else len(run)
+        if not placed:
+            self._spread_failed = (id(cls), self._commits)
+            return 0
+        self.stats.batched += placed
+        self.stats.kernel_calls += 1
+        s = self.snapshot
+        if self.validate:
+            for p, node in zip(run[:placed], chosen[:placed].tolist()):
+                full = fw.schedule(p).node
+                assert full == node, f"spread run chose node {node} for {p.key}, the full cycle {full}"
+                s.add_pods([p], np.array([node]))
+        else:
+            s.add_pods(run[:placed], chosen[:placed], np.zeros(placed, dtype=np.int64), [cls])
+        self._commits += 1
+        selector.synced(tree)
+        if self.validate:
+            for c, live in enumerate(spread[5]):
+                assert np.array_equal(counts[c, :len(live)], live), f"spread run: per-domain counts {counts[c]} != the snapshot's {live}"
+        nodes[start:start + placed] = chosen[:placed]
+        return placed
 
     def _failed(self, fw: Framework, pod: PodInfo, result: ScheduleResult) -> Outcome:
         explanation = explain_cycle(fw, pod, result) if self.explain else None
@@ -312,6 +398,7 @@ class Scheduler:
 
 
 _SERIAL = attrgetter("cls.serial")
+_SPECIAL = attrgetter("special")
 
 
 def _chunks(classes: np.ndarray, limit: int) -> list[tuple[int, int]]:

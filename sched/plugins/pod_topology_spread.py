@@ -149,6 +149,42 @@ class PodTopologySpread(Plugin):
 
         return cycle.cached(f"{NAME}/filter-inputs", cycle.snapshot.node_version, compute)
 
+    def run_inputs(self, cycle: Cycle) -> tuple:
+        """The filter's inputs stacked per constraint, for placing a run of pods of this class in
+        one kernel call (Scheduler's spread runs, _eqclass_kernel.spread_run):
+
+            node_domain int64[C, N]   each node's domain (0 where it lacks the key)
+            node_has    bool[C, N]    the node has the key
+            count_on    bool[C, N]    a pod bound there is counted (eligible nodes with the key)
+            present     bool[C, D]    domains of the eligible nodes
+            params      int64[C, 4]   maxSkew, minDomains, selfMatch, counted (a bound pod of
+                                      this class is counted: the selector is not empty and
+                                      matches it; SpreadMatcher's namespace is the pod's own)
+            live        per constraint, the snapshot's live per-domain counts (not copied)
+        """
+
+        def compute():
+            inputs = self._filter_inputs(cycle)
+            snapshot = cycle.snapshot
+            has_all = snapshot.has_all_keys(x[0].topology_key for x in inputs)
+            n = cycle.n_nodes
+            k = len(inputs)
+            width = max([1] + [len(x[7]) for x in inputs])
+            node_domain = np.zeros((k, n), dtype=np.int64)
+            node_has = np.zeros((k, n), dtype=bool)
+            count_on = np.zeros((k, n), dtype=bool)
+            present = np.zeros((k, width), dtype=bool)
+            params = np.zeros((k, 4), dtype=np.int64)
+            for i, (c, has, _everywhere, safe_domain, shown, _domains, self_match, per_domain) in enumerate(inputs):
+                node_domain[i] = safe_domain
+                node_has[i] = has
+                count_on[i] = has_all & self._inclusion(cycle, c) & has  # snapshot.domain_counts' `ok`
+                present[i, :len(shown)] = shown
+                params[i] = (c.max_skew, c.min_domains, self_match, 0 if c.selector.empty else self_match)
+            return node_domain, node_has, count_on, present, params, [x[7] for x in inputs]
+
+        return cycle.cached(f"{NAME}/run-inputs", cycle.snapshot.node_version, compute)
+
     def filter(self, cycle: Cycle) -> FilterVerdict | None:
         if not self.constraints(cycle, DO_NOT_SCHEDULE):
             return None
