@@ -11,12 +11,17 @@ node in that order, so a run replays from its seed.
     gpu-packing    for a GPU pod: a node with a partly used device that holds it, then a node
                    with some GPU in use, then an idle one; cpu-only pods where fewest GPUs idle
     bestfit        the least free (cpu fraction + GPU fraction) after placement
-    fgd            the least rise of fragmentation against the workload's typical pods
-    shoal          FGD's rise of fragmentation plus a packing term: shared pods to the node
-                   left fullest (cpu and GPU), cpu-only pods to nodes whose GPUs are taken
+    fgd            FGD as the paper's artifact scores it: the fall of fragmentation against the
+                   workload's typical pods (cpu-only ones included), as int(100 x sigmoid(fall
+                   / 1000 milli)); ties (near-equal placements) to the first node in order
+    fgd-exact      the least exact rise of fragmentation (GPU typical pods only); spreads pods,
+                   about one point below fgd on the default list
+    shoal          fgd's score less a cost for using a GPU model that model-restricted pods
+                   need, then, inside the best score class, the placement that leaves the least
+                   GPU share stranded without cpu or memory to feed it
 
-Shared pods take the best-fitting device except under fgd and shoal, which pick the device
-whose use raises fragmentation least.
+Shared pods take the best-fitting device except under the FGD family: fgd-exact takes the
+device whose use raises fragmentation least, fgd and shoal the lowest device of the best score.
 """
 
 from __future__ import annotations
@@ -28,7 +33,17 @@ import numpy as np
 
 from . import _fgd_kernel
 from .devices import GpuNodes, PodDemand, choose_devices
-from .fragmentation import WEIGHT_PODS, node_fragmentation, typical_pods
+from .fragmentation import (
+    NO_SCORE,
+    SCORE_LEVELS,
+    WEIGHT_PODS,
+    device_deltas,
+    fgd_gain,
+    fgd_score,
+    node_fragmentation,
+    split_cpu_only,
+    typical_pods,
+)
 from .request import MILLI_PER_GPU
 
 Choice = tuple[int, np.ndarray]  # (node index, device indices)
@@ -129,8 +144,12 @@ class GpuClustering(Policy):
         self.kinds[n] += Counter()  # drop kinds no pod has any more
 
 
-class Fgd(Policy):
-    NAME = "fgd"
+class FgdExact(Policy):
+    """FGD by the exact rise of fragmentation: the least rise wins, ties to the first node; the
+    paper's typical pods (GPU pods only). Kept beside `Fgd` to show what the artifact's coarse
+    score adds (fragmentation.py)."""
+
+    NAME = "fgd-exact"
     WEIGHTING = WEIGHT_PODS
     MEMORY = False
     CPU_ONLY = False
@@ -160,44 +179,102 @@ class Fgd(Policy):
         self.frag[n] = node_fragmentation(nodes.cpu_free[s], nodes.mem_free[s], nodes.gpu_free[s], nodes.model[s], self.typical)[0]
 
 
+class Fgd(FgdExact):
+    """FGD as the paper's artifact scores it (fragmentation.py): cpu-only pods among the typical
+    pods, the score int(100 x sigmoid(fall of fragmentation per typical pod / 1000 milli)), ties
+    to the first node in order, a shared pod on the lowest device scoring the node's best."""
+
+    NAME = "fgd"
+    LEVELS = SCORE_LEVELS
+
+    def prepare(self, nodes, workload, seed):
+        typical = typical_pods(workload, weighting=self.WEIGHTING, memory=self.MEMORY, cpu_only=True)
+        self.total_weight = int(typical.weight.sum())
+        self.typical, self.cpu_weight = split_cpu_only(typical)
+        self.frag = node_fragmentation(nodes.cpu_free, nodes.mem_free, nodes.gpu_free, nodes.model, self.typical)
+
+    def scores(self, nodes, pod, feasible):
+        """(float[N] score, -inf where infeasible; float[N] gain; int64[N] best exact device)."""
+        delta, device = self.deltas(nodes, pod, feasible)
+        gain = fgd_gain(delta, pod.gpu.total_milli, self.cpu_weight, self.total_weight)
+        return np.where(feasible, fgd_score(gain, self.LEVELS), -np.inf), gain, device
+
+    def choose(self, nodes, pod, feasible):
+        score, _, _ = self.scores(nodes, pod, feasible)
+        n = int(np.argmax(score))
+        return n, self._scored_devices(nodes, n, pod)
+
+    def _scored_devices(self, nodes, n, pod):
+        if not pod.gpu.shared:
+            return choose_devices(nodes, n, pod.gpu)
+        d = device_deltas(nodes, n, pod, self.typical, int(self.frag[n]))
+        gain = fgd_gain(d, pod.gpu.milli, self.cpu_weight, self.total_weight)
+        score = np.where(d != NO_SCORE, fgd_score(gain, self.LEVELS), -np.inf)
+        return np.array([int(np.argmax(score))], dtype=np.int64)
+
+
 class ShoalFgd(Fgd):
-    """FGD's rise of fragmentation (milli-GPU per typical pod) plus a packing term in the same
-    unit, where FGD is blind (most placements leave fragmentation unchanged, and then node order
-    decides): a shared pod goes to the node left fullest in cpu and GPU, so shares gather on
-    few nodes; a cpu-only pod goes where GPUs are taken, so GPU nodes keep cpu and memory for
-    GPU pods. Whole-GPU pods follow FGD alone (packing them too, or spreading them, lost GPU).
-    Packing shares pays when whole-GPU pods need the idle devices it keeps: its weight is
-    proportional to the whole-GPU share of the workload's GPU demand (0 when every GPU pod is a
-    share, where packing lost GPU). Weights were chosen on the default pod list with seeds 0-2
-    and checked on gpushare100 (see benchmarks/RESULTS.md)."""
+    """FGD's score (the artifact's, `Fgd`) with two things FGD does not see, both read from the
+    workload's own distribution:
+
+    - scarce GPU models: a model whose GPUs the model-restricted pods alone ask for
+      (restricted demand / capacity, a restricted pod's demand split over the models it allows)
+      costs a pod SCARCITY x that ratio x its GPU milli on the score's scale, so pods that may
+      run elsewhere leave it to the pods that may not (0 when no pod is restricted);
+    - stranded GPUs: a node's free GPU share that its free cpu or memory cannot feed, at the
+      workload's cpu and memory per milli-GPU (GPU pods' totals / their GPU demand). FGD checks
+      each typical pod alone, so a node with 8 idle GPUs and cpu for 7 typical pods looks whole
+      to it. Among the nodes of FGD's best score class the placement that strands least wins
+      (then node order, as in FGD).
+    """
 
     NAME = "shoal"
-    SHARE_PACKING = 140.0  # x whole-GPU fraction of demand: milli-GPU per unit of (free cpu + free GPU fraction)
-    CPU_POD_PACKING = 100.0  # milli-GPU per unit of (GPU_FREE_WEIGHT x free GPU fraction + free cpu fraction)
-    GPU_FREE_WEIGHT = 4.0
+    SCARCITY = 0.2  # score-scale milli per GPU milli, per unit of restricted demand / capacity
 
     def prepare(self, nodes, workload, seed):
         super().prepare(nodes, workload, seed)
-        gpu = sum(p.gpu.total_milli for p in workload)
-        whole = sum(p.gpu.total_milli for p in workload if p.gpu.count and not p.gpu.shared)
-        self.share_packing = self.SHARE_PACKING * (whole / gpu if gpu else 0.0)
+        gpu_pods = [p for p in workload if p.gpu.count]
+        milli = max(sum(p.gpu.total_milli for p in gpu_pods), 1)
+        self.cpu_per_milli = max(sum(p.cpu for p in gpu_pods) / milli, 1e-9)
+        self.mem_per_milli = max(sum(p.mem for p in gpu_pods) / milli, 1e-9)
+        self.node_scarcity = model_scarcity(nodes, workload)[np.maximum(nodes.model, 0)] * (nodes.model >= 0)
+
+    def stranded(self, gpu_free, cpu_free, mem_free):
+        """float[N]: free GPU milli that the free cpu or memory cannot feed."""
+        usable = np.minimum(gpu_free, np.minimum(cpu_free / self.cpu_per_milli, mem_free / self.mem_per_milli))
+        return gpu_free - np.maximum(usable, 0.0)
 
     def choose(self, nodes, pod, feasible):
-        delta, device = self.deltas(nodes, pod, feasible)
-        per_typical = delta / float(max(int(self.typical.weight.sum()), 1))
-        gpu_free = (nodes.gpu_free.sum(axis=1) - pod.gpu.total_milli) / _gpu_cap(nodes)
-        cpu_free = (nodes.cpu_free - pod.cpu) / np.maximum(nodes.cpu_cap, 1)
-        if pod.gpu.shared:
-            packing = self.share_packing * (gpu_free + cpu_free)
-        elif pod.gpu.count:
-            packing = 0.0
-        else:
-            packing = self.CPU_POD_PACKING * (self.GPU_FREE_WEIGHT * gpu_free + cpu_free)
-        n = int(np.argmin(np.where(feasible, per_typical + packing, np.inf)))
-        return n, self._devices(nodes, n, pod, device)
+        delta, _ = self.deltas(nodes, pod, feasible)
+        gain = fgd_gain(delta, pod.gpu.total_milli, self.cpu_weight, self.total_weight)
+        if pod.gpu.count:
+            gain = gain - self.SCARCITY * self.node_scarcity * pod.gpu.total_milli
+        score = np.where(feasible, fgd_score(gain, self.LEVELS), -np.inf)
+        gpu = nodes.gpu_free.sum(axis=1).astype(np.float64)
+        cpu = nodes.cpu_free.astype(np.float64)
+        mem = nodes.mem_free.astype(np.float64)
+        rise = self.stranded(gpu - pod.gpu.total_milli, cpu - pod.cpu, mem - pod.mem) - self.stranded(gpu, cpu, mem)
+        n = int(np.argmin(np.where(score == score.max(), rise, np.inf)))
+        return n, self._scored_devices(nodes, n, pod)
 
 
-POLICIES: dict[str, type[Policy]] = {p.NAME: p for p in (RandomFit, DotProd, GpuClustering, GpuPacking, BestFit, Fgd, ShoalFgd)}
+def model_scarcity(nodes: GpuNodes, workload: Sequence[PodDemand]) -> np.ndarray:
+    """float[M]: per GPU model, the GPU demand of the model-restricted pods (each split evenly over
+    the models it allows that some node has) / the model's capacity."""
+    n_models = len(nodes.models)
+    capacity = np.array([nodes.gpu_count[nodes.model == m].sum() * MILLI_PER_GPU for m in range(n_models)],
+                        dtype=np.float64)
+    demand = np.zeros(n_models)
+    for p in workload:
+        if p.gpu.count and p.model_mask:
+            allowed = [m for m in range(n_models) if (p.model_mask >> m) & 1 and capacity[m] > 0]
+            for m in allowed:
+                demand[m] += p.gpu.total_milli / len(allowed)
+    return np.where(capacity > 0, demand / np.maximum(capacity, 1.0), 0.0) if n_models else np.zeros(1)
+
+
+POLICIES: dict[str, type[Policy]] = {p.NAME: p for p in (RandomFit, DotProd, GpuClustering, GpuPacking, BestFit, Fgd, ShoalFgd,
+                                                         FgdExact)}
 PAPER_POLICIES = ("random", "dotprod", "gpu-clustering", "gpu-packing", "bestfit", "fgd")
 
 

@@ -11,10 +11,15 @@ from shoal.sched.gpu.devices import GpuNodes, PodDemand, allocate, fit_mask
 from shoal.sched.gpu.fragmentation import (
     NO_SCORE,
     WEIGHT_DEMAND,
+    device_deltas,
     fgd_deltas,
+    fgd_gain,
+    fgd_score,
     node_fragmentation,
+    split_cpu_only,
     typical_pods,
 )
+from shoal.sched.gpu.policies import Fgd, FgdExact, ShoalFgd, model_scarcity
 from shoal.sched.gpu.request import GpuRequest
 
 
@@ -67,6 +72,82 @@ def test_fgd_puts_a_share_where_it_completes_a_device():
     pod = PodDemand(1000, 0, GpuRequest(1, 500))
     delta, device = fgd_deltas(nodes, pod, t, now, fit_mask(nodes, pod))
     assert int(np.argmin(delta)) == 1 and device[1] == 0  # fills the half-used device
+
+
+def test_the_artifacts_score_is_a_coarse_sigmoid_of_the_fall():
+    # int(100 x sigmoid(fall / 1000 milli)): no change and a fall below ~40 milli score the same
+    assert fgd_score(np.array([0.0, 39.0, 41.0, -1.0, -39.0, 5000.0, -1e9])).tolist() == [50, 50, 51, 49, 49, 99, 0]
+
+
+def test_cpu_only_typical_pods_shift_every_placement_by_the_share_placed():
+    pods = [PodDemand(1000, 0, GpuRequest())] * 2 + [PodDemand(1000, 0, GpuRequest(1, 500))] * 6
+    gpu, cpu_weight = split_cpu_only(typical_pods(pods, coverage=1.0, cpu_only=True))
+    assert gpu.milli.tolist() == [500] and gpu.weight.tolist() == [6] and cpu_weight == 2
+    # a rise of 600 (x weight) for the GPU typical pods, a fall of 2 x 500 for the cpu-only ones, per 8 pods
+    assert fgd_gain(np.array([600]), 500, cpu_weight, 8).tolist() == [(1000 - 600) / 8]
+
+
+def test_fgd_sends_near_equal_placements_to_the_first_node_and_the_exact_rise_does_not():
+    nodes = GpuNodes.build(["first", "second", "third"], [32000] * 3, [1 << 20] * 3, [2] * 3, ["G"] * 3)
+    workload = [PodDemand(1000, 0, GpuRequest(1, 1000))] * 10
+    pod = workload[0]
+    rises = np.array([20 * 10, 5 * 10, 60 * 10], dtype=np.int64)  # per typical pod: 20, 5 and 60 milli
+
+    class Stub:
+        def deltas(self, nodes, pod, feasible):
+            return rises, np.full(3, -1, dtype=np.int64)
+
+    exact = type("E", (Stub, FgdExact), {})()
+    paper = type("P", (Stub, Fgd), {})()
+    for policy in (exact, paper):
+        policy.prepare(nodes, workload, 0)
+    assert exact.choose(nodes, pod, fit_mask(nodes, pod))[0] == 1  # the least rise
+    # the artifact: rises of 20 and 5 fall in one score class (49), the first node in order wins
+    assert paper.choose(nodes, pod, fit_mask(nodes, pod))[0] == 0
+
+
+def test_a_shared_pod_takes_the_lowest_device_of_the_best_score():
+    nodes = one_node([1000, 1000, 690, 700])
+    t = typical((1000, 1, 200, 1), (1000, 1, 1000, 20))
+    now = node_fragmentation(nodes.cpu_free, nodes.mem_free, nodes.gpu_free, nodes.model, t)
+    pod = PodDemand(1000, 0, GpuRequest(1, 500))
+    d = device_deltas(nodes, 0, pod, t, int(now[0]))
+    # 690 -> 190 leaves a fragment for the share typical pod: 700 -> 200 is the exact best
+    assert d.tolist() == [20 * 500, 20 * 500, -20 * 500 + 190, -20 * 500] + [NO_SCORE] * 4
+    assert fgd_deltas(nodes, pod, t, now, fit_mask(nodes, pod))[1].tolist() == [3]
+    fgd = Fgd()
+    fgd.typical, fgd.cpu_weight, fgd.total_weight, fgd.frag = t, 0, 21, now
+    score = fgd_score(fgd_gain(d[:4], 500, 0, 21))
+    assert score[2] == score[3] > score[0]  # one score class: the lowest device of it wins
+    assert fgd._scored_devices(nodes, 0, pod).tolist() == [2]
+
+
+def test_shoal_leaves_a_scarce_model_to_the_pods_restricted_to_it():
+    nodes = GpuNodes.build(["t4", "g2"], [64000] * 2, [1 << 20] * 2, [2, 8], ["T4", "G2"])
+    free = GpuRequest(1, 1000)
+    t4_only = GpuRequest(1, 1000, ("T4",))
+    # the T4-only pods are too few to be typical pods: FGD does not see them at all
+    workload = [nodes.demand(4000, 0, free)] * 96 + [nodes.demand(4000, 0, t4_only)] * 4
+    assert model_scarcity(nodes, workload).tolist() == [0.0, 4000 / 2000]  # models sorted: G2, T4
+    pod = workload[0]
+    fgd, shoal = Fgd(), ShoalFgd()
+    for policy in (fgd, shoal):
+        policy.prepare(nodes, workload, 0)
+    assert fgd.choose(nodes, pod, fit_mask(nodes, pod))[0] == 0  # a tie: the first node
+    assert shoal.choose(nodes, pod, fit_mask(nodes, pod))[0] == 1  # keeps the T4s for the T4-only pods
+
+
+def test_shoal_puts_a_cpu_only_pod_where_its_cpu_strands_no_gpu():
+    # "tight" has cpu for its 8 idle GPUs at the workload's 10 cores per GPU and 4 cores more;
+    # "roomy" has cpu to spare: FGD sees no change on either (a typical pod still fits both)
+    nodes = GpuNodes.build(["tight", "roomy"], [84000, 128000], [1 << 20] * 2, [8, 2], ["G", "G"])
+    workload = [PodDemand(10000, 0, GpuRequest(1, 1000))] * 9 + [PodDemand(8000, 0, GpuRequest())]
+    pod = workload[-1]
+    fgd, shoal = Fgd(), ShoalFgd()
+    for policy in (fgd, shoal):
+        policy.prepare(nodes, workload, 0)
+    assert fgd.choose(nodes, pod, fit_mask(nodes, pod))[0] == 0
+    assert shoal.choose(nodes, pod, fit_mask(nodes, pod))[0] == 1
 
 
 @st.composite
