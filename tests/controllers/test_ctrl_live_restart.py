@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 
+import grpc
 from ctrl_helpers import FakeKubelet, template, wait_for
 from shoal.control.controllers import deployment_util as du
-from shoal.proto.client import ClusterClient
+from shoal.proto.client import APIStatusError, ClusterClient
 from shoal.v1 import apps_pb2, core_pb2
 
 REPLICAS = 6
@@ -53,7 +54,12 @@ def test_sigkill_mid_rollout_then_restart_finishes_the_rollout(restartable_serve
         srv.start()
 
         def finished():
-            d = client.get("Deployment", "web", "rollout")
+            try:
+                d = client.get("Deployment", "web", "rollout")
+            except APIStatusError as exc:  # the client's channel reconnects with backoff after the restart
+                if exc.code != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                return False
             pods = _live(client, "rollout")
             return (d.status.updated_replicas == REPLICAS and d.status.available_replicas == REPLICAS
                     and d.status.replicas == REPLICAS and len(pods) == REPLICAS
