@@ -260,6 +260,28 @@ def read_manifests(args: argparse.Namespace, conn, *, verb: str) -> list:
     return found
 
 
+def named_targets(client, conn, args: argparse.Namespace, *, verb: str, purpose: str) -> list[tuple[object, str, str]]:
+    """(kind info, namespace, name) of the objects a verb acts on: from -f files, from
+    KIND NAME... / KIND/NAME words, or a kind's objects matched by -l SELECTOR or --all.
+    `purpose` completes "give the <plural> <purpose> by name, ..." when only a kind is named."""
+    if args.filename:
+        found = [(m.info, m.message.metadata.namespace, m.name) for m in read_manifests(args, conn, verb=verb)]
+    else:
+        found = []
+        for info, names in resource_targets(args.resources, allow_all=False):
+            namespace = namespace_for(info, conn)
+            if names:
+                found.extend((info, namespace, name) for name in names)
+            elif args.selector or args.all:
+                items, _ = client.list_all(info.kind, namespace, label_selector=args.selector)
+                found.extend((info, namespace, m.metadata.name) for m in items)
+            else:
+                raise CLIError(f"give the {info.plural} {purpose} by name, -l SELECTOR or --all")
+    if not found:
+        raise CLIError(f"no objects passed to {verb}")
+    return found
+
+
 def raise_if_unreachable(exc) -> None:
     """Ends the command on a failure every other object would share (no server, no access)."""
     import grpc

@@ -10,10 +10,8 @@ from shoal.control.cli_verbs.base import (
     add_filename_flags,
     add_verb,
     command,
-    namespace_for,
+    named_targets,
     print_item_error,
-    read_manifests,
-    resource_targets,
 )
 from shoal.control.cli_verbs.printers import kind_ref
 
@@ -55,21 +53,7 @@ def run_scale(args: argparse.Namespace) -> int:
 
 
 def _targets(client, conn, args: argparse.Namespace) -> list[tuple[object, str, str]]:
-    if args.filename:
-        found = [(m.info, m.message.metadata.namespace, m.name) for m in read_manifests(args, conn, verb="scale")]
-    else:
-        found = []
-        for info, names in resource_targets(args.resources, allow_all=False):
-            namespace = namespace_for(info, conn)
-            if names:
-                found.extend((info, namespace, name) for name in names)
-            elif args.selector or args.all:
-                items, _ = client.list_all(info.kind, namespace, label_selector=args.selector)
-                found.extend((info, namespace, m.metadata.name) for m in items)
-            else:
-                raise CLIError(f'give the {info.plural} to scale by name, -l SELECTOR or --all')
-    if not found:
-        raise CLIError("no objects passed to scale")
+    found = named_targets(client, conn, args, verb="scale", purpose="to scale")
     for info, _, name in found:
         if info.kind not in SCALABLE:
             raise CLIError(f'{info.plural} "{name}" cannot be scaled: only Deployments and ReplicaSets have replicas')
