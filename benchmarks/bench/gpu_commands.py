@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import Any
 
 GPU_FRAG_EXAMPLE = """\
@@ -25,9 +26,12 @@ TRACE_EXAMPLE = """\
 example:
   shoal bench trace ../shared/data/traces/alibaba-gpu-v2023 --out /tmp/trace
   shoal bench trace DIR --pods gpushare40 --policy fgd,shoal,bestfit --speedup 20000
+  shoal bench trace DIR --policy bestfit,shoal,cpsat-batch --speedup 100000 --batch-window 5 --time-limit 2
 
 Pods arrive at their creation times (divided by --speedup) and leave after their run length;
-pods that fit nowhere wait and are retried when room is freed.
+pods that fit nowhere wait and are retried when room is freed. cpsat-batch collects arrivals for
+up to --batch-window simulated seconds (or --batch-size pods) and places them with the waiting
+queue by CP-SAT, starting from the --batch-hint policy's placement (benchmarks/bench/trace_cpsat.py).
 """
 
 POLICY_HELP = "comma-separated: random, dotprod, gpu-clustering, gpu-packing, bestfit, fgd, shoal"
@@ -54,7 +58,9 @@ def add_trace(bench: argparse._SubParsersAction) -> None:
                          epilog=TRACE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="the trace folder (node list and pod lists)")
     p.add_argument("--pods", default="default", metavar="FILE", help="pod list name or .csv path (default: default)")
-    p.add_argument("--policy", default="fgd,shoal", metavar="LIST", help=POLICY_HELP + " (default: fgd,shoal)")
+    p.add_argument("--policy", default="fgd,shoal", metavar="LIST",
+                   help=POLICY_HELP + ", cpsat-batch (CP-SAT batches from --batch-hint), cpsat-batch:POLICY (from POLICY) "
+                        "(default: fgd,shoal)")
     p.add_argument("--speedup", type=float, default=1.0, metavar="K",
                    help="arrivals K times denser, run lengths unchanged (default: 1, the trace as recorded)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N pods by creation time")
@@ -62,16 +68,25 @@ def add_trace(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the independent placement checker")
     p.add_argument("--out", metavar="DIR", help="write result.json, summary.md and trace.png here")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    b = p.add_argument_group("cpsat-batch (CP-SAT batches)")
+    b.add_argument("--batch-window", type=float, default=5.0, metavar="S",
+                   help="simulated seconds (after --speedup) the first pod of a batch waits (default: 5)")
+    b.add_argument("--batch-size", type=int, default=200, metavar="N", help="at most N pods per batch, waiting ones first (default: 200)")
+    b.add_argument("--time-limit", type=float, default=2.0, metavar="S", help="CP-SAT seconds per batch, model included (default: 2)")
+    b.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default: 2)")
+    b.add_argument("--candidates", type=int, default=16, metavar="K", help="nodes per pod in the model, besides the hint's (default: 16)")
+    b.add_argument("--batch-hint", default="shoal", metavar="POLICY", help="the greedy policy giving the hint and the fallback (default: shoal)")
     p.set_defaults(func=run_trace)
 
 
-def _policies(value: str) -> list[str] | None:
+def _policies(value: str, extra: tuple[str, ...] = (), extra_shown: str = "") -> list[str] | None:
     from shoal.sched.gpu.policies import POLICIES
 
+    known = [*POLICIES, *extra]
     names = [x.strip() for x in value.split(",") if x.strip()]
-    bad = [n for n in names if n not in POLICIES]
+    bad = [n for n in names if n not in known]
     if bad or not names:
-        print(f"error: --policy: unknown {', '.join(bad) or '(empty)'}; expected {', '.join(POLICIES)}", file=sys.stderr)
+        print(f"error: --policy: unknown {', '.join(bad) or '(empty)'}; expected {', '.join(POLICIES)}{extra_shown}", file=sys.stderr)
         return None
     return names
 
@@ -117,12 +132,24 @@ def run_gpu_frag(args: argparse.Namespace) -> int:
 
 
 def run_trace(args: argparse.Namespace) -> int:
-    from . import alibaba_trace, report, trace
+    from shoal.sched.gpu.policies import POLICIES
+
+    from . import alibaba_trace, report, trace, trace_cpsat
     from .progress import Progress
 
-    policies = _policies(args.policy)
+    # cpsat-batch takes its hint from --batch-hint; cpsat-batch:POLICY names it (several in one run).
+    batch_names = (trace_cpsat.POLICY, *(f"{trace_cpsat.POLICY}:{p}" for p in POLICIES))
+    policies = _policies(args.policy, extra=batch_names, extra_shown=f", {trace_cpsat.POLICY}, {trace_cpsat.POLICY}:POLICY")
     if policies is None:
         return 1
+    if args.batch_hint not in POLICIES:
+        print(f"error: --batch-hint: unknown {args.batch_hint!r}; expected {', '.join(POLICIES)}", file=sys.stderr)
+        return 1
+    if args.batch_window < 0 or args.batch_size < 1 or args.time_limit <= 0 or args.workers < 1 or args.candidates < 1:
+        print("error: --batch-window >= 0, --batch-size >= 1, --time-limit > 0, --workers >= 1, --candidates >= 1", file=sys.stderr)
+        return 1
+    options = trace_cpsat.BatchOptions(window=args.batch_window, max_batch=args.batch_size, time_limit=args.time_limit,
+                                       workers=args.workers, candidates=args.candidates, hint_policy=args.batch_hint)
     if args.speedup <= 0:
         print("error: --speedup must be positive", file=sys.stderr)
         return 1
@@ -134,11 +161,20 @@ def run_trace(args: argparse.Namespace) -> int:
     for policy in policies:
         name = f"{args.pods} / {policy}"
         progress.start(name, f"(speedup {args.speedup:g})")
-        row = trace.replay(args.dir, args.pods, policy, args.seed, check=not args.no_check, limit=args.limit, speedup=args.speedup)
+        if policy in batch_names:
+            hint = policy.partition(":")[2] or args.batch_hint
+            row = trace_cpsat.replay_batches(args.dir, args.pods, replace(options, hint_policy=hint), args.seed, check=not args.no_check,
+                                             limit=args.limit, speedup=args.speedup, note=progress.note)
+            row["policy"] = policy
+        else:
+            row = trace.replay(args.dir, args.pods, policy, args.seed, check=not args.no_check, limit=args.limit, speedup=args.speedup)
         rows.append(row)
         valid = {True: "valid", False: f"INVALID ({row['problem_count']} problems)", None: "not checked"}[row["placements_valid"]]
         progress.finish(name, f"{row['placed']:,}/{row['pods']:,} placed, mean GPU allocation {row['mean_allocated_gpu_pct']:.2f}%, {valid}")
     summary = trace.table(rows)
+    batches = trace_cpsat.batch_table(rows)
+    if batches:
+        summary += "\n\nCP-SAT batches:\n\n" + batches
     print(summary)
     if args.out:
         meta = {"command": "trace", "trace": str(args.dir), "pods": args.pods, "speedup": args.speedup, "env": report.environment()}
