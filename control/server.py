@@ -90,10 +90,10 @@ async def serve(config: ServerConfig, stop: asyncio.Event | None = None) -> None
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers((ClusterServicer(api, bookmark_interval=config.bookmark_interval).handler(),))
+    ClusterServicer(api, bookmark_interval=config.bookmark_interval).register(server)
     # -- NodeService: logs/exec proxied to the agents, the utilization window (api/node_proxy.py,
     # api/utilization.py) --------------------------------------------------------------------
-    server.add_generic_rpc_handlers((NodeServicer(api).handler(),))
+    NodeServicer(api).register(server)
     # -- end NodeService -------------------------------------------------------------------------
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

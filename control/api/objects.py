@@ -13,7 +13,6 @@ import random
 import secrets
 import string
 import time
-import uuid
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterable
 
@@ -57,13 +56,22 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 _CONFLICT_RETRIES = 16
 _NAME_SUFFIX = string.ascii_lowercase + string.digits
+# How many namespaces' terminating states are remembered between creates (cleared when full).
+_NAMESPACE_STATES_KEPT = 4096
 # UIDs must be unique, not secret: a generator seeded once from the OS avoids a getrandom()
 # syscall per object on the create path.
 _uid_source = random.Random(secrets.randbits(128))
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble, variant bits
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
 def new_uid() -> str:
-    return str(uuid.UUID(int=_uid_source.getrandbits(128), version=4))
+    """A random (version 4) UUID, as str(uuid.UUID(int=..., version=4)) spells it, in half
+    the time (every create makes one)."""
+    h = "%032x" % ((_uid_source.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def object_key(info: KindInfo, namespace: str, name: str) -> str:
@@ -106,6 +114,7 @@ class ObjectAPI:
         self.watch_coalesce = watch_coalesce
         self.clock = clock
         self.admission = admission or Admission()
+        self._namespace_states: dict[str, tuple[int, bool]] = {}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -156,8 +165,15 @@ class ObjectAPI:
         kv = self.store.get_now(object_key(ns_info, "", namespace))
         if kv is None:
             raise NotFound(f'namespaces "{namespace}" not found')
-        ns = self._decode(ns_info, kv)
-        if ns.metadata.HasField("deletion_timestamp"):
+        # Whether the namespace is terminating, decoded once per revision of it (every create
+        # asks; a namespace changes rarely).
+        seen = self._namespace_states.get(namespace)
+        if seen is None or seen[0] != kv.mod_revision:
+            terminating = self._decode(ns_info, kv).metadata.HasField("deletion_timestamp")
+            if len(self._namespace_states) >= _NAMESPACE_STATES_KEPT:
+                self._namespace_states.clear()
+            seen = self._namespace_states[namespace] = (kv.mod_revision, terminating)
+        if seen[1]:
             raise FailedPrecondition(
                 f'{info.plural} "{name}" is forbidden: unable to create new content in '
                 f"namespace {namespace} because it is being terminated"
@@ -184,13 +200,24 @@ class ObjectAPI:
 
     async def create(self, obj: Object) -> pb_message.Message:
         info, msg = self._unwrap(obj)
-        key, data = self._prepare_create(info, msg)
-        try:
-            kv = await self.store.create(key, data)
-        except KeyExistsError:
-            raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
+        kv = await self._create(info, msg)
         msg.metadata.resource_version = str(kv.mod_revision)
         return msg
+
+    async def create_encoded(self, obj: Object) -> bytes:
+        """As create, answered as the serialized Object envelope of the stored object: the
+        stored bytes with their revision appended (wire.py), not a copy re-serialized."""
+        info, msg = self._unwrap(obj)
+        kv = await self._create(info, msg)
+        name = info.message.DESCRIPTOR.full_name
+        return wire.object_bytes(name, wire.with_revision(name, kv.value, kv.mod_revision))
+
+    async def _create(self, info: KindInfo, msg) -> KeyValue:
+        key, data = self._prepare_create(info, msg)
+        try:
+            return await self.store.create(key, data)
+        except KeyExistsError:
+            raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
 
     def _unwrap(self, obj: Object):
         if not isinstance(obj, Object) or obj.WhichOneof("kind") is None:

@@ -20,6 +20,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from shoal.control.api import wire
 from shoal.control.api.errors import APIError, Invalid, Unavailable
 from shoal.control.api.node_proxy import NodeProxy
 from shoal.control.api.objects import ObjectAPI
@@ -89,7 +90,8 @@ class ClusterServicer:
 
     @_unary("Create")
     async def Create(self, request: svc.CreateRequest, context) -> svc.CreateResponse:
-        return svc.CreateResponse(object=kinds.wrap(await self.api.create(request.object)))
+        # A CreateResponse holding the stored object, assembled from its stored bytes (wire.py).
+        return wire.length_delimited(_CREATE_RESPONSE_OBJECT, await self.api.create_encoded(request.object))
 
     @_unary("Get")
     async def Get(self, request: svc.GetRequest, context) -> svc.GetResponse:
@@ -177,7 +179,7 @@ class ClusterServicer:
         except Exception as exc:
             await _abort_for(context, exc, "Watch")
 
-    def handler(self) -> grpc.GenericRpcHandler:
+    def method_handlers(self) -> dict[str, grpc.RpcMethodHandler]:
         unary = {
             "Create": svc.CreateRequest,
             "Get": svc.GetRequest,
@@ -194,7 +196,7 @@ class ClusterServicer:
             name: grpc.unary_unary_rpc_method_handler(
                 getattr(self, name),
                 request_deserializer=_lenient(request_cls),
-                response_serializer=lambda msg: msg.SerializeToString(),
+                response_serializer=_to_bytes,
             )
             for name, request_cls in unary.items()
         }
@@ -203,7 +205,26 @@ class ClusterServicer:
             request_deserializer=_lenient(svc.WatchRequest),
             response_serializer=lambda data: data,
         )
-        return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+        return handlers
+
+    def register(self, server: grpc.aio.Server) -> None:
+        """Registered methods: gRPC matches the path in its core, not by calling a Python
+        generic handler per call (the generic one stays for clients that send an unregistered
+        call, e.g. through a proxy)."""
+        _register(server, SERVICE_NAME, self.method_handlers())
+
+
+def _register(server: grpc.aio.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
+
+
+def _to_bytes(response) -> bytes:
+    """Responses are messages, or (Create) already the serialized response."""
+    return response if type(response) is bytes else response.SerializeToString()
+
+
+_CREATE_RESPONSE_OBJECT = svc.CreateResponse.DESCRIPTOR.fields_by_name["object"].number
 
 
 def _serialize(msg) -> bytes:
@@ -317,7 +338,7 @@ class NodeServicer:
             raise Invalid(f'utilization is kept for kind "Node" or "Pod", not "{request.kind}"')
         return resp
 
-    def handler(self) -> grpc.GenericRpcHandler:
+    def register(self, server: grpc.aio.Server) -> None:
         handlers = {
             "Logs": grpc.unary_stream_rpc_method_handler(
                 self.Logs, request_deserializer=_lenient(nsvc.LogsRequest), response_serializer=_serialize),
@@ -330,4 +351,4 @@ class NodeServicer:
                 self.GetUtilization, request_deserializer=_lenient(nsvc.GetUtilizationRequest),
                 response_serializer=_serialize),
         }
-        return grpc.method_handlers_generic_handler(NODE_SERVICE_NAME, handlers)
+        _register(server, NODE_SERVICE_NAME, handlers)

@@ -16,7 +16,12 @@ from shoal.v1 import meta_pb2, object_pb2
 _LEN = 2  # wire type of length-delimited fields
 
 
+_SMALL = [bytes((n,)) for n in range(128)]
+
+
 def varint(n: int) -> bytes:
+    if n < 128:
+        return _SMALL[n]
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -28,15 +33,18 @@ def varint(n: int) -> bytes:
             return bytes(out)
 
 
+@lru_cache(maxsize=256)
 def tag(field_number: int, wire_type: int = _LEN) -> bytes:
     return varint((field_number << 3) | wire_type)
 
 
 def length_delimited(field_number: int, payload: bytes) -> bytes:
-    return tag(field_number) + varint(len(payload)) + payload
+    return b"".join((tag(field_number), varint(len(payload)), payload))
 
 
 _RV_FIELD = meta_pb2.ObjectMeta.DESCRIPTOR.fields_by_name["resource_version"].number
+_RV_TAG = bytes(((_RV_FIELD << 3) | _LEN,))  # a field number under 16 makes a one-byte tag
+assert _RV_FIELD < 16
 
 
 @lru_cache(maxsize=64)
@@ -57,8 +65,10 @@ def _object_field_number(message_full_name: str) -> int:
 
 def with_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
     """The kind's message bytes with metadata.resourceVersion set to ``revision``."""
-    meta = length_delimited(_RV_FIELD, str(revision).encode())
-    return stored + length_delimited(_metadata_field_number(message_full_name), meta)
+    rv = str(revision).encode()
+    # metadata { resource_version: rv }: both lengths are under 128, so one byte each.
+    meta = b"".join((_RV_TAG, _SMALL[len(rv)], rv))
+    return b"".join((stored, tag(_metadata_field_number(message_full_name)), _SMALL[len(meta)], meta))
 
 
 def object_bytes(message_full_name: str, kind_bytes: bytes) -> bytes:

@@ -66,14 +66,31 @@ INLINE_COMMIT_ROWS = 4
 
 
 class _Batch:
-    """Rows and events waiting for one group commit, and the future their writers await."""
+    """Rows and events waiting for one group commit, and a future per writer awaiting it (a
+    writer cancelled while it waits cancels only its own)."""
 
-    __slots__ = ("rows", "events", "done")
+    __slots__ = ("rows", "events", "waiters", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.rows: list[Row] = []
         self.events: list[StoreEvent] = []
-        self.done: asyncio.Future[None] = loop.create_future()
+        self.waiters: list[asyncio.Future[None]] = []
+        self.loop = loop
+
+    def waiter(self) -> asyncio.Future[None]:
+        fut = self.loop.create_future()
+        self.waiters.append(fut)
+        return fut
+
+    def committed(self) -> None:
+        for fut in self.waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def failed(self, message: str) -> None:
+        for fut in self.waiters:
+            if not fut.done():
+                fut.set_exception(StoreUnavailableError("", message))
 
 
 class SqliteStore:
@@ -193,12 +210,12 @@ class SqliteStore:
             except StoreError as exc:
                 results.append(exc)
         if batch is not None:
-            await asyncio.shield(batch.done)
+            await batch.waiter()
         return results
 
     async def _write_one(self, op: WriteOp) -> KeyValue:
         kv, batch = self._apply(op)
-        await asyncio.shield(batch.done)
+        await batch.waiter()
         return kv
 
     def _apply(self, op: WriteOp) -> tuple[KeyValue, _Batch]:
@@ -272,14 +289,14 @@ class SqliteStore:
                 except BaseException as exc:  # the disk refused: stop taking writes
                     log.error("store commit failed, refusing further writes: %s", exc)
                     self._failed = exc
-                    batch.done.set_exception(StoreUnavailableError("", f"store commit failed: {exc}"))
+                    batch.failed(f"store commit failed: {exc}")
                     if self._batch is not None:
-                        self._batch.done.set_exception(StoreUnavailableError("", "store commit failed"))
+                        self._batch.failed("store commit failed")
                         self._batch = None
                     return
                 self._committed = batch.events[-1].revision
                 self._history.publish(batch.events)
-                batch.done.set_result(None)
+                batch.committed()
         finally:
             self._flushing = False
 

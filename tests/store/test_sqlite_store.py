@@ -211,3 +211,24 @@ def test_watch_from_compacted_revision_is_refused(path):
         await store.close()
 
     run(scenario())
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_a_cancelled_writer_leaves_its_batch_to_commit_for_the_others(path, synchronous):
+    """Writers of one group commit wait on their own futures: cancelling one (a client that
+    went away) neither cancels nor fails the commit the others wait for."""
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous=synchronous)
+        writers = [asyncio.create_task(store.create(f"/k/{i}", b"v")) for i in range(8)]
+        await asyncio.sleep(0)  # all eight applied, waiting on one batch
+        writers[3].cancel()
+        done = await asyncio.gather(*writers, return_exceptions=True)
+        assert isinstance(done[3], asyncio.CancelledError)
+        assert [kv.key for i, kv in enumerate(done) if i != 3] == [f"/k/{i}" for i in range(8) if i != 3]
+        await store.close()
+        store = await SqliteStore.open(path)
+        for i in range(8):  # the cancelled one too: it was applied before the cancel
+            assert (await store.get(f"/k/{i}")) is not None
+        await store.close()
+
+    run(scenario())

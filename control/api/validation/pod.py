@@ -219,23 +219,22 @@ def validate_pod_template(template, p: str, errs: list[str], restart_policies: t
 
 def validate_pod(msg, old, errs: list[str]) -> None:
     validate_pod_spec(msg.spec, "spec", errs)
-    status = {fd.name: value for fd, value in msg.status.ListFields()}
-    if status:
-        _validate_pod_status(msg.status, status, errs)
+    if msg.HasField("status"):
+        _validate_pod_status(msg.status, errs)
     if old is not None:
         _validate_pod_update(msg.spec, old.spec, errs)
 
 
-def _validate_pod_status(status, fields: dict, errs: list[str]) -> None:
-    phase = fields.get("phase", "")
+def _validate_pod_status(status, errs: list[str]) -> None:
+    phase = status.phase
     if phase and phase not in POD_PHASES:
         errs.append(unsupported("status.phase", phase, POD_PHASES))
-    qos = fields.get("qos_class", "")
+    qos = status.qos_class
     if qos and qos not in QOS_CLASSES:
         errs.append(unsupported("status.qosClass", qos, QOS_CLASSES))
-    if "nominated_node_name" in fields:
-        validate_dns_subdomain_field(fields["nominated_node_name"], "status.nominatedNodeName", errs)
-    if "container_statuses" in fields or "init_container_statuses" in fields or "ephemeral_container_statuses" in fields:
+    if status.nominated_node_name:
+        validate_dns_subdomain_field(status.nominated_node_name, "status.nominatedNodeName", errs)
+    if status.container_statuses or status.init_container_statuses or status.ephemeral_container_statuses:
         check_quantities(status, "status", errs)
 
 
