@@ -714,11 +714,14 @@ class ObjectAPI:
                 if not events:
                     yield wire.watch_event_entry(svc.EVENT_TYPE_BOOKMARK, None, self.store.committed_revision)
                     continue
+                if not filtering:
+                    chunk = [event.wire for event in events]
+                    if None in chunk:
+                        chunk = [event.wire or self._encoded(name, event) for event in events]
+                    yield b"".join(chunk)
+                    continue
                 chunk = []
                 for event in events:
-                    if not filtering:
-                        chunk.append(self._encoded(name, event))
-                        continue
                     seen_as = self._filtered_type(info, event, labels, fields)
                     if seen_as is not None:
                         chunk.append(self._encoded(name, event, seen_as))
@@ -760,15 +763,23 @@ class ObjectAPI:
 
     @classmethod
     def _encoded(cls, message_full_name: str, event: StoreEvent, event_type: int | None = None) -> bytes:
-        """The event as a WatchResponse entry, encoded once per (event, type) and shared."""
-        event_type = cls._natural_type(event) if event_type is None else event_type
+        """The event as a WatchResponse entry, encoded once per (event, type) and shared: as
+        it happened in ``event.wire``, as a selector sees it in ``event.cache``."""
+        natural = cls._natural_type(event)
+        if event_type is None or event_type == natural:
+            if event.wire is None:
+                event.wire = cls._entry(message_full_name, event, natural)
+            return event.wire
         slot = ("wire", event_type)
         data = event.cache.get(slot)
         if data is None:
-            obj = wire.object_bytes(message_full_name, wire.with_revision(message_full_name, event.value, event.revision))
-            data = wire.watch_event_entry(event_type, obj, event.revision)
-            event.cache[slot] = data
+            data = event.cache[slot] = cls._entry(message_full_name, event, event_type)
         return data
+
+    @staticmethod
+    def _entry(message_full_name: str, event: StoreEvent, event_type: int) -> bytes:
+        obj = wire.object_bytes(message_full_name, wire.with_revision(message_full_name, event.value, event.revision))
+        return wire.watch_event_entry(event_type, obj, event.revision)
 
     # -- bootstrap ---------------------------------------------------------------------------
 

@@ -72,6 +72,9 @@ class StoreEvent:
     # disk do not carry it): lets a filtered watch turn "starts matching" into ADDED.
     prev_value: bytes | None = field(default=None, repr=False, compare=False)
     cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # The event as an unfiltered watcher receives it, encoded by the first one to need it: the
+    # hot path of watch fan-out reads one attribute per event and watcher.
+    wire: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
