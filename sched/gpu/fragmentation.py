@@ -77,8 +77,17 @@ def typical_pods(pods: Iterable[PodDemand], coverage: float = COVERAGE, weightin
     """The most common (cpu, memory, count, milli, model) groups of `pods` (memory only when
     `memory`, cpu-only pods only when `cpu_only`), until they hold `coverage` of those pods; ties
     in size keep first-seen order."""
-    groups = Counter((p.cpu, p.mem if memory else 0, p.gpu.count, p.gpu.milli if p.gpu.count else 0, p.model_mask)
-                     for p in pods if cpu_only or p.gpu.count)
+    return typical_pods_counted(((p, 1) for p in pods), coverage, weighting, memory, cpu_only)
+
+
+def typical_pods_counted(kinds: Iterable[tuple[PodDemand, int]], coverage: float = COVERAGE,
+                         weighting: str = WEIGHT_PODS, memory: bool = False, cpu_only: bool = False) -> TypicalPods:
+    """`typical_pods` of a workload given as (pod, how many such pods) pairs, in first-seen order
+    (the GpuFragmentation plugin keeps its workload so, to stay O(kinds) per pod)."""
+    groups: Counter = Counter()
+    for p, n in kinds:
+        if cpu_only or p.gpu.count:
+            groups[(p.cpu, p.mem if memory else 0, p.gpu.count, p.gpu.milli if p.gpu.count else 0, p.model_mask)] += n
     total = sum(groups.values())
     kept: list[tuple[tuple[int, int, int, int, int], int]] = []
     covered = 0

@@ -22,28 +22,31 @@ node in that order, so a run replays from its seed.
 
 Shared pods take the best-fitting device except under the FGD family: fgd-exact takes the
 device whose use raises fragmentation least, fgd and shoal the lowest device of the best score.
+The FGD family's rules live in fgd_rules.py, shared with the scheduler's GpuFragmentation plugin.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import fields
 
 import numpy as np
 
 from . import _fgd_kernel
 from .devices import GpuNodes, PodDemand, choose_devices
-from .fragmentation import (
-    NO_SCORE,
-    SCORE_LEVELS,
-    WEIGHT_PODS,
-    device_deltas,
-    fgd_gain,
-    fgd_score,
-    node_fragmentation,
-    split_cpu_only,
-    typical_pods,
+from .fgd_rules import (
+    RULE_EXACT,
+    RULE_FGD,
+    RULE_SHOAL,
+    Ranking,
+    WorkloadView,
+    model_scarcity_counted,
+    node_devices,
+    rank,
+    workload_view,
 )
+from .fragmentation import SCORE_LEVELS, WEIGHT_PODS, node_fragmentation
 from .request import MILLI_PER_GPU
 
 Choice = tuple[int, np.ndarray]  # (node index, device indices)
@@ -147,29 +150,41 @@ class GpuClustering(Policy):
 class FgdExact(Policy):
     """FGD by the exact rise of fragmentation: the least rise wins, ties to the first node; the
     paper's typical pods (GPU pods only). Kept beside `Fgd` to show what the artifact's coarse
-    score adds (fragmentation.py)."""
+    score adds (fragmentation.py). The rule itself is fgd_rules (shared with the scheduler's
+    GpuFragmentation plugin); the policy keeps the workload's view and each node's fragmentation."""
 
     NAME = "fgd-exact"
+    RULE = RULE_EXACT
     WEIGHTING = WEIGHT_PODS
     MEMORY = False
-    CPU_ONLY = False
+    LEVELS = SCORE_LEVELS
+    # the view's fields (fgd_rules.WorkloadView), set by prepare, one by one in tests
+    cpu_weight = 0
+    total_weight = 0
+    cpu_per_milli = 1.0
+    mem_per_milli = 1.0
+    node_scarcity: np.ndarray | None = None
 
     def prepare(self, nodes, workload, seed):
-        self.typical = typical_pods(workload, weighting=self.WEIGHTING, memory=self.MEMORY,
-                                    cpu_only=self.CPU_ONLY)
+        view = workload_view(self.RULE, nodes, ((p, 1) for p in workload), self.WEIGHTING, self.MEMORY)
+        for f in fields(WorkloadView):
+            setattr(self, f.name, getattr(view, f.name))
         self.frag = node_fragmentation(nodes.cpu_free, nodes.mem_free, nodes.gpu_free, nodes.model, self.typical)
+
+    def view(self) -> WorkloadView:
+        return WorkloadView(**{f.name: getattr(self, f.name) for f in fields(WorkloadView)})
 
     def deltas(self, nodes, pod, feasible):
         return _fgd_kernel.fgd_deltas(nodes, pod, self.typical, self.frag, feasible)
 
-    def choose(self, nodes, pod, feasible):
+    def rank(self, nodes: GpuNodes, pod: PodDemand, feasible: np.ndarray) -> Ranking:
         delta, device = self.deltas(nodes, pod, feasible)
-        n = int(np.argmin(delta))
-        return n, self._devices(nodes, n, pod, device)
+        return rank(self.RULE, self.view(), nodes, pod, delta, device, feasible, self.LEVELS)
 
-    @staticmethod
-    def _devices(nodes, n, pod, device):
-        return np.array([device[n]], dtype=np.int64) if pod.gpu.shared else choose_devices(nodes, n, pod.gpu)
+    def choose(self, nodes, pod, feasible):
+        ranking = self.rank(nodes, pod, feasible)
+        n = ranking.best
+        return n, node_devices(self.RULE, self.view(), nodes, n, pod, ranking.device, int(self.frag[n]), self.LEVELS)
 
     def left(self, nodes, n, pod, devices):
         self.placed(nodes, n, pod, devices)
@@ -185,32 +200,12 @@ class Fgd(FgdExact):
     to the first node in order, a shared pod on the lowest device scoring the node's best."""
 
     NAME = "fgd"
-    LEVELS = SCORE_LEVELS
-
-    def prepare(self, nodes, workload, seed):
-        typical = typical_pods(workload, weighting=self.WEIGHTING, memory=self.MEMORY, cpu_only=True)
-        self.total_weight = int(typical.weight.sum())
-        self.typical, self.cpu_weight = split_cpu_only(typical)
-        self.frag = node_fragmentation(nodes.cpu_free, nodes.mem_free, nodes.gpu_free, nodes.model, self.typical)
-
-    def scores(self, nodes, pod, feasible):
-        """(float[N] score, -inf where infeasible; float[N] gain; int64[N] best exact device)."""
-        delta, device = self.deltas(nodes, pod, feasible)
-        gain = fgd_gain(delta, pod.gpu.total_milli, self.cpu_weight, self.total_weight)
-        return np.where(feasible, fgd_score(gain, self.LEVELS), -np.inf), gain, device
-
-    def choose(self, nodes, pod, feasible):
-        score, _, _ = self.scores(nodes, pod, feasible)
-        n = int(np.argmax(score))
-        return n, self._scored_devices(nodes, n, pod)
+    RULE = RULE_FGD
 
     def _scored_devices(self, nodes, n, pod):
-        if not pod.gpu.shared:
-            return choose_devices(nodes, n, pod.gpu)
-        d = device_deltas(nodes, n, pod, self.typical, int(self.frag[n]))
-        gain = fgd_gain(d, pod.gpu.milli, self.cpu_weight, self.total_weight)
-        score = np.where(d != NO_SCORE, fgd_score(gain, self.LEVELS), -np.inf)
-        return np.array([int(np.argmax(score))], dtype=np.int64)
+        """The devices on node n: a shared pod's lowest device of the node's best score."""
+        return node_devices(self.RULE, self.view(), nodes, n, pod, np.full(nodes.n_nodes, -1), int(self.frag[n]),
+                            self.LEVELS)
 
 
 class ShoalFgd(Fgd):
@@ -219,7 +214,7 @@ class ShoalFgd(Fgd):
 
     - scarce GPU models: a model whose GPUs the model-restricted pods alone ask for
       (restricted demand / capacity, a restricted pod's demand split over the models it allows)
-      costs a pod SCARCITY x that ratio x its GPU milli on the score's scale, so pods that may
+      costs a pod fgd_rules.SCARCITY x that ratio x its GPU milli on the score's scale, so pods that may
       run elsewhere leave it to the pods that may not (0 when no pod is restricted);
     - stranded GPUs: a node's free GPU share that its free cpu or memory cannot feed, at the
       workload's cpu and memory per milli-GPU (GPU pods' totals / their GPU demand). FGD checks
@@ -229,48 +224,13 @@ class ShoalFgd(Fgd):
     """
 
     NAME = "shoal"
-    SCARCITY = 0.2  # score-scale milli per GPU milli, per unit of restricted demand / capacity
-
-    def prepare(self, nodes, workload, seed):
-        super().prepare(nodes, workload, seed)
-        gpu_pods = [p for p in workload if p.gpu.count]
-        milli = max(sum(p.gpu.total_milli for p in gpu_pods), 1)
-        self.cpu_per_milli = max(sum(p.cpu for p in gpu_pods) / milli, 1e-9)
-        self.mem_per_milli = max(sum(p.mem for p in gpu_pods) / milli, 1e-9)
-        self.node_scarcity = model_scarcity(nodes, workload)[np.maximum(nodes.model, 0)] * (nodes.model >= 0)
-
-    def stranded(self, gpu_free, cpu_free, mem_free):
-        """float[N]: free GPU milli that the free cpu or memory cannot feed."""
-        usable = np.minimum(gpu_free, np.minimum(cpu_free / self.cpu_per_milli, mem_free / self.mem_per_milli))
-        return gpu_free - np.maximum(usable, 0.0)
-
-    def choose(self, nodes, pod, feasible):
-        delta, _ = self.deltas(nodes, pod, feasible)
-        gain = fgd_gain(delta, pod.gpu.total_milli, self.cpu_weight, self.total_weight)
-        if pod.gpu.count:
-            gain = gain - self.SCARCITY * self.node_scarcity * pod.gpu.total_milli
-        score = np.where(feasible, fgd_score(gain, self.LEVELS), -np.inf)
-        gpu = nodes.gpu_free.sum(axis=1).astype(np.float64)
-        cpu = nodes.cpu_free.astype(np.float64)
-        mem = nodes.mem_free.astype(np.float64)
-        rise = self.stranded(gpu - pod.gpu.total_milli, cpu - pod.cpu, mem - pod.mem) - self.stranded(gpu, cpu, mem)
-        n = int(np.argmin(np.where(score == score.max(), rise, np.inf)))
-        return n, self._scored_devices(nodes, n, pod)
+    RULE = RULE_SHOAL
 
 
 def model_scarcity(nodes: GpuNodes, workload: Sequence[PodDemand]) -> np.ndarray:
     """float[M]: per GPU model, the GPU demand of the model-restricted pods (each split evenly over
     the models it allows that some node has) / the model's capacity."""
-    n_models = len(nodes.models)
-    capacity = np.array([nodes.gpu_count[nodes.model == m].sum() * MILLI_PER_GPU for m in range(n_models)],
-                        dtype=np.float64)
-    demand = np.zeros(n_models)
-    for p in workload:
-        if p.gpu.count and p.model_mask:
-            allowed = [m for m in range(n_models) if (p.model_mask >> m) & 1 and capacity[m] > 0]
-            for m in allowed:
-                demand[m] += p.gpu.total_milli / len(allowed)
-    return np.where(capacity > 0, demand / np.maximum(capacity, 1.0), 0.0) if n_models else np.zeros(1)
+    return model_scarcity_counted(nodes, ((p, 1) for p in workload))
 
 
 POLICIES: dict[str, type[Policy]] = {p.NAME: p for p in (RandomFit, DotProd, GpuClustering, GpuPacking, BestFit, Fgd, ShoalFgd,
