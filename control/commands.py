@@ -35,8 +35,11 @@ def register_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sync",
         choices=("FULL", "NORMAL"),
-        default="FULL",
-        help="SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes",
+        default="NORMAL",
+        type=str.upper,
+        help="SQLite durability: NORMAL (default, as k3s) keeps every acknowledged write through a "
+             "crash or kill -9 of the server; FULL also through power loss or an OS crash, at an fsync "
+             "per group commit (slower creates: see benchmarks/RESULTS.md)",
     )
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--no-controllers", dest="controllers", action="store_false",

@@ -32,7 +32,9 @@ class ServerConfig:
     compact_interval: float = 60.0
     bookmark_interval: float = 60.0
     watch_batch_window: float = 0.05
-    synchronous: str = "FULL"
+    # NORMAL (WAL): an acknowledged write survives kill -9 of the server, as k3s's SQLite store
+    # (kine, go-sqlite3's default) does; FULL adds an fsync per group commit for power loss.
+    synchronous: str = "NORMAL"
     log_level: str = "INFO"
     controllers: bool = True  # run the controller manager (control/controllers) in this process
     scheduler: bool = True  # run the scheduler (shoal.sched.loop) in this process

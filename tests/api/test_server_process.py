@@ -18,8 +18,9 @@ from minimal_objects import MINIMAL
 from shoal.proto.client import APIStatusError, ClusterClient
 
 
-def test_acknowledged_creates_survive_sigkill(server_factory, tmp_path):
-    srv = server_factory()
+@pytest.mark.parametrize("sync", ["default", "FULL"])
+def test_acknowledged_creates_survive_sigkill(server_factory, tmp_path, sync):
+    srv = server_factory(*([] if sync == "default" else ["--sync", sync]))
     acknowledged: list[str] = []
     stop = threading.Event()
 
