@@ -106,9 +106,18 @@ class DefaultPreemption(Plugin):
         offset = pod_salt(framework.seed, cycle.cls.key) % len(potential)
         found: list[Candidate] = []
         filters = self.resource_only_filters(cycle, framework) if self.arithmetic_dry_runs else None
+        # Arithmetic dry runs: the nodes where the pod fits not even with every lower-priority pod
+        # gone, or that hold none, are known up front; their statuses make the message only when
+        # no node has candidates, so they are built then, not in the dry runs (where most nodes of
+        # a full cluster end).
+        promising = filters.nodes_with_victims() if filters is not None else None
+        skipped: list[int] = []
         for i in range(len(potential)):
             node = int(potential[(offset + i) % len(potential)])
             if filters is not None:
+                if not promising[node]:  # type: ignore[index]
+                    skipped.append(node)
+                    continue
                 victims, status = self.select_victims_by_resources(cycle, node, filters)
             else:
                 victims, status = self.select_victims(cycle, node, framework)
@@ -119,6 +128,11 @@ class DefaultPreemption(Plugin):
                 continue
             statuses.status_index[node] = len(statuses.statuses)
             statuses.statuses.append(status)
+        if not found:
+            for node in skipped:
+                victims, status = self.select_victims_by_resources(cycle, node, filters)
+                statuses.status_index[node] = len(statuses.statuses)
+                statuses.statuses.append(status)
         return found, statuses
 
     def select_victims(self, cycle: Cycle, node: int, framework) -> tuple[list[PodInfo], Status]:
@@ -166,14 +180,14 @@ class DefaultPreemption(Plugin):
         potential = [p for p in snapshot.pods_on(node) if p.priority < pod.priority]
         if not potential:
             return [], Status.unresolvable(REASON_NO_VICTIMS, plugin=NAME)
-        starts = {id(p): snapshot.start_of(p) for p in potential}
-        order = sorted(potential, key=lambda p: (-p.priority, starts[id(p)], p.order))
         requested = snapshot.requested[node].tolist()
         for p in potential:
             requested = [a - b for a, b in zip(requested, dry.req_of(p))]
         status = dry.status(node, requested)
         if status is not None:
             return [], status
+        starts = {id(p): snapshot.start_of(p) for p in potential}
+        order = sorted(potential, key=lambda p: (-p.priority, starts[id(p)], p.order))
         victims: list[PodInfo] = []
         free = [a - r for a, r in zip(dry.alloc(node), requested)]
         want = dry.want
@@ -235,6 +249,33 @@ class _ResourceDryRun:
 
     def alloc(self, node: int) -> list[int]:
         return self.cycle.snapshot.alloc[node].tolist()
+
+    def nodes_with_victims(self) -> np.ndarray:
+        """bool[N]: the node holds a pod of lower priority than the pod, and with all of those gone
+        the pod passes every filter there; exactly the nodes where select_victims_by_resources
+        succeeds (the same integer arithmetic, over every node at once)."""
+        snapshot = self.cycle.snapshot
+        table = snapshot.pods
+        rows = np.flatnonzero(table.alive[: table.n] & (table.priority[: table.n] < self.cycle.pod.priority))
+        cids, of_row = np.unique(table.cls[rows], return_inverse=True)
+        classes = [snapshot.class_of_id(int(c)) for c in cids.tolist()]
+        for cls in classes:
+            snapshot.class_state(cls)  # may add resource columns: widths settle before any is read
+        n = snapshot.n_nodes
+        after = snapshot.requested.copy()
+        if len(rows):
+            reqs = np.array([snapshot.class_state(cls).req for cls in classes], dtype=np.int64)
+            np.subtract.at(after, table.node[rows], reqs[of_row])
+        # As the per-node arithmetic (zip), over the columns the pod's request has.
+        want = self.request
+        width = min(len(want), after.shape[1])
+        promising = np.bincount(table.node[rows], minlength=n)[:n] > 0
+        promising &= ((want[:width] <= 0) | (want[:width] <= snapshot.alloc[:, :width] - after[:, :width])).all(axis=1)
+        for plugin in self.filters:
+            verdict = None if plugin is self.fit else self._verdicts[id(plugin)]
+            if verdict is not None:
+                promising &= ~verdict.fail
+        return promising
 
     def status(self, node: int, requested: list[int]) -> Status | None:
         """The first failing filter's status on the node with `requested` bound."""

@@ -251,8 +251,7 @@ class PodTopologySpread(Plugin):
                 cnt = counts
             else:
                 # Domains of the scored nodes (a node without the key is the domain "").
-                present = np.unique(domain[scored])
-                size = len(present)
+                size = int(np.count_nonzero(np.bincount(domain[scored] + 1)))  # -1 (no key) is one domain too
                 included = (has_all if require_all else np.ones(n, dtype=bool)) & self._inclusion(cycle, c)
                 cnt = snapshot.domain_sum(c.topology_key, counts, over=included)
             weight = math.log(size + 2)
