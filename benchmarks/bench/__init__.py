@@ -3,6 +3,9 @@
     perf_config.py   kube-scheduler's scheduler_perf configuration -> one WorkloadPlan per
                      (test case, workload): steps, templates resolved, `$param`s substituted,
                      what Shoal cannot run listed
+    kube_thresholds.py kube-scheduler's published thresholds (later upstream scheduler_perf
+                     versions) with their workloads' params and the commit they were read at;
+                     Shoal's targets (100x / 10x) per case
     runner.py        a plan through shoal.sched in library mode: init pods placed first, the
                      `collectMetrics` pods timed, every placement replayed by checker.py
     checker.py       an independent placement checker (shares no code with shoal.sched)

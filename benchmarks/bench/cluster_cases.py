@@ -28,7 +28,7 @@ from .perf_config import (
     PodStep,
     WorkloadPlan,
 )
-from .runner import MAX_PROBLEMS_KEPT, build_pods
+from .runner import MAX_PROBLEMS_KEPT, build_pods, threshold_fields
 
 AGENT_RESOURCES = {"cpu", "memory", "pods"}
 
@@ -148,7 +148,7 @@ def run_plan_cluster(plan: WorkloadPlan, row: dict[str, Any], *, batch: int = 10
         summary = _merge(measured).summary()
         row.update(status="ran", mode="cluster", nodes=sum(g.count for g in groups), **summary,
                    register_seconds=round(cluster.register_seconds, 1), init_seconds=round(init_seconds, 1),
-                   ratio=round(summary["pods_per_second"] / plan.threshold, 1) if plan.threshold else None)
+                   **threshold_fields(plan, summary["pods_per_second"]))
         if check:
             all_bound = {}
             for t in measured:

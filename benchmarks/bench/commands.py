@@ -18,10 +18,17 @@ example:
   shoal bench perf-config ../shared/data/scheduler_perf/performance-config.yaml --scale 0.01 --out /tmp/bench
   shoal bench perf-config performance-config.yaml --case 'SchedulingBasic/5000Nodes' --scale 1
   shoal bench perf-config performance-config.yaml --case 'Scheduling*Affinity*' --window 100
+  shoal bench perf-config performance-config.yaml --thresholds upstream --case 'SchedulingBasic/5000Nodes_*'
 
 Each workload of each test case runs in library mode: the pods of createPods ops without
 collectMetrics are placed first (untimed), then the collectMetrics pods are timed, and every
 binding is replayed by an independent checker. What Shoal cannot run is listed per case.
+
+Thresholds: the ratio column compares with kube-scheduler's `threshold` (pods/s). A file without
+any (such as the shared one) gets kube-scheduler's published thresholds from later upstream
+versions (--thresholds upstream, the default then): each comes with the upstream workload it was
+measured on, run here as an extra workload of that name on the file's own templates, and the
+report names the upstream file and commit.
 
 --mode cluster runs each workload through a real `shoal server` (in-process scheduler) with hollow
 sim agents as the nodes (template capacity and labels), pods created with BulkApply and watched
@@ -68,6 +75,10 @@ def add_perf_config(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("library", "cluster"), default="library",
                    help="the scheduler alone (library, default) or a real server with hollow agents (cluster)")
     p.add_argument("--batch", type=int, default=1000, metavar="N", help="cluster mode: pods per BulkApply call (default: 1000)")
+    p.add_argument("--thresholds", choices=("auto", "file", "upstream"), default="auto",
+                   help="kube-scheduler thresholds to compare with: the file's own (file), or also kube-scheduler's published "
+                        "ones, adding the upstream workloads they belong to (upstream); auto (default): upstream when the file "
+                        "states none. A threshold the file states always wins")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run_perf_config)
 
@@ -128,7 +139,7 @@ def run_perf_config(args: argparse.Namespace) -> int:
         print("error: --scale must be positive", file=sys.stderr)
         return 1
     try:
-        plans = load_plans(args.file, args.case, args.scale, args.skip)
+        plans = load_plans(args.file, args.case, args.scale, args.skip, thresholds=args.thresholds)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -143,8 +154,8 @@ def run_perf_config(args: argparse.Namespace) -> int:
         rows.append(row)
         progress.finish(plan.name, _outcome(row))
     meta = {"config": args.file, "scale": args.scale, "mode": args.mode, "equivalence": not args.no_equivalence, "window": args.window,
-            "env": report.environment()}
-    print(report.perf_table(rows))
+            "thresholds": args.thresholds, "env": report.environment()}
+    print(report.perf_table(rows) + "\n\n" + report.threshold_notes(rows))
     if args.out:
         report.write_json(args.out, {"command": "perf-config", **meta, "cases": rows})
         report.write_text(args.out, "summary.md", report.perf_summary(rows, meta))

@@ -10,6 +10,15 @@ the configuration file, beside its parent, and beside the file with the leading 
     plan.steps          [NodeStep, NamespaceStep, PodStep, ...] in op order
     plan.unsupported    what Shoal does not do for this workload, one line each
     plan.blocking       the subset that stops the workload from running at all
+    plan.threshold      kube-scheduler's pods/s for it: the file's own `threshold`, or with
+                        thresholds="upstream" a published one (kube_thresholds.py); see
+                        plan.threshold_source
+
+Thresholds: the shared file predates `threshold`. With thresholds="upstream" each test case that
+upstream gives a thresholded workload gets it: attached to the file's own workload when the params
+are the same, else added as a workload of its own (upstream's name and params, the file's
+workloadTemplate), so Shoal runs what kube-scheduler was measured on. A threshold the file states
+always wins. "auto" means "upstream" when the file states no threshold at all, else "file".
 
 What runs as scheduler_perf would (library mode): createNodes (node template,
 labelNodePrepareStrategy, nodeAllocatableStrategy.nodeAllocatable), createNamespaces,
@@ -29,6 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from .kube_thresholds import REPO as UPSTREAM_REPO
+from .kube_thresholds import THRESHOLDS, UpstreamThreshold, for_case
 
 # scheduler_perf's own defaults when an op names no template (test/integration/scheduler_perf).
 DEFAULT_NODE: dict[str, Any] = {
@@ -129,6 +141,9 @@ class WorkloadPlan:
     params: dict[str, Any]
     scale: float
     threshold: float | None = None
+    # Where `threshold` comes from: {"from": "file"} or {"from": "upstream", "repo", "path",
+    # "commit", "workload", "feature_gates", "note"}; None without a threshold.
+    threshold_source: dict[str, Any] | None = None
     labels: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
@@ -385,13 +400,63 @@ def matches(pattern: str | None, case: str, workload: str) -> bool:
     return fnmatch.fnmatchcase(case, pattern) or fnmatch.fnmatchcase(f"{case}/{workload}", pattern)
 
 
-def load_plans(path: str, case: str | None = None, scale: float = 1.0, skip: str | None = None) -> list[WorkloadPlan]:
-    """The workloads matching `case` and not `skip` (patterns as in matches())."""
+THRESHOLD_MODES = ("auto", "file", "upstream")
+
+
+def uses_upstream_thresholds(mode: str, cases: list[dict[str, Any]]) -> bool:
+    """Whether `mode` (one of THRESHOLD_MODES) takes upstream thresholds for these test cases."""
+    if mode not in THRESHOLD_MODES:
+        raise ConfigError(f"thresholds: {mode!r} is not one of {', '.join(THRESHOLD_MODES)}")
+    if mode == "auto":
+        return not any(isinstance(w.get("threshold"), (int, float)) for c in cases for w in c.get("workloads") or [])
+    return mode == "upstream"
+
+
+def with_upstream_thresholds(case: dict[str, Any], table: tuple[UpstreamThreshold, ...] = THRESHOLDS,
+                             ) -> list[tuple[dict[str, Any], UpstreamThreshold | None]]:
+    """The case's workloads, each with the upstream threshold that applies to it (or None): an
+    upstream workload with the same params as one of the file's goes to that one unless the file
+    states a threshold for it; any other becomes a workload of its own, named as upstream names it
+    (suffixed `_upstream` if the file uses the name for other params)."""
+    out: list[tuple[dict[str, Any], UpstreamThreshold | None]] = [(w, None) for w in case.get("workloads") or []]
+    for t in for_case(case["name"], table):
+        same = next((i for i, (w, _) in enumerate(out) if dict(w.get("params") or {}) == dict(t.params)), None)
+        if same is not None:
+            w, taken = out[same]
+            if taken is None and not isinstance(w.get("threshold"), (int, float)):
+                out[same] = (w, t)
+            continue
+        names = {str(w.get("name", "")) for w, _ in out}
+        name = t.workload if t.workload not in names else f"{t.workload}_upstream"
+        out.append(({"name": name, "params": dict(t.params)}, t))
+    return out
+
+
+def _set_threshold_source(plan: WorkloadPlan, upstream: UpstreamThreshold | None) -> None:
+    if plan.threshold is not None:
+        plan.threshold_source = {"from": "file"}
+    elif upstream is not None:
+        path, commit = upstream.source
+        plan.threshold = upstream.threshold
+        plan.threshold_source = {"from": "upstream", "repo": UPSTREAM_REPO, "path": path, "commit": commit,
+                                 "workload": f"{upstream.case}/{upstream.workload}", "feature_gates": dict(upstream.feature_gates),
+                                 "note": upstream.note}
+
+
+def load_plans(path: str, case: str | None = None, scale: float = 1.0, skip: str | None = None,
+               thresholds: str = "file") -> list[WorkloadPlan]:
+    """The workloads matching `case` and not `skip` (patterns as in matches()); `thresholds` as in
+    THRESHOLD_MODES (module docstring)."""
     loader = TemplateLoader(path)
+    cases = load_config(path)
+    upstream = uses_upstream_thresholds(thresholds, cases)
     plans = []
-    for c in load_config(path):
-        for w in c.get("workloads") or []:
+    for c in cases:
+        workloads = with_upstream_thresholds(c) if upstream else [(w, None) for w in c.get("workloads") or []]
+        for w, t in workloads:
             name = str(w.get("name", ""))
             if matches(case, c["name"], name) and not (skip and matches(skip, c["name"], name)):
-                plans.append(plan_workload(c, w, loader, scale))
+                plan = plan_workload(c, w, loader, scale)
+                _set_threshold_source(plan, t)
+                plans.append(plan)
     return plans

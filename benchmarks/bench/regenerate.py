@@ -72,7 +72,8 @@ def _shown(argv: list[str]) -> str:
 def _perf_config(o: Options, out: str) -> list[str]:
     scale = "0.05" if o.quick else "1"
     # Every workload, preemption's included (its dry runs take seconds per case since session 2).
-    return _bench_argv(["perf-config", o.config, "--scale", scale, "--out", out, "--quiet"])
+    # --thresholds upstream: kube-scheduler's published thresholds (and their workloads) for the ratio column.
+    return _bench_argv(["perf-config", o.config, "--scale", scale, "--thresholds", "upstream", "--out", out, "--quiet"])
 
 
 def _perf_config_cluster(o: Options, out: str) -> list[str]:
@@ -96,6 +97,16 @@ def _cluster(o: Options, out: str) -> list[str]:
     return _bench_argv(["scale", "--mode", "cluster", "--nodes", nodes, "--pods", pods, "--check", "--out", out, "--quiet"])
 
 
+def _trace(o: Options, out: str) -> list[str]:
+    # Greedy policies beside CP-SAT batches started from two of them, one replay of the default list each.
+    from .alibaba_trace import default_trace_dir
+
+    extra = ["--limit", "2000"] if o.quick else []
+    return _bench_argv(["trace", str(default_trace_dir()), "--pods", "default", "--policy",
+                        "bestfit,fgd,shoal,cpsat-batch,cpsat-batch:bestfit", "--speedup", "300000", "--batch-window", "5",
+                        "--time-limit", "2", "--workers", "2", *extra, "--out", out, "--quiet"])
+
+
 def _pytest_suite(file: str) -> Callable[[Options, str], list[str]]:
     def build(o: Options, out: str) -> list[str]:
         return [sys.executable, "-m", "pytest", f"benchmarks/{file}", "--benchmark-only", "-q", "-p", "no:cacheprovider",
@@ -114,7 +125,8 @@ def _result(out: str) -> dict[str, Any]:
 def _render_perf(out: str, argv: list[str]) -> str:
     rows = _result(out)["cases"]
     ran = [r for r in rows if r.get("status") == "ran"]
-    return (report.perf_table(rows) + f"\n\n{len(ran)} of {len(rows)} workloads ran; latency: " + report._latency_basis(rows) + ".")
+    return (report.perf_table(rows) + "\n\n" + report.threshold_notes(rows)
+            + f"\n\n{len(ran)} of {len(rows)} workloads ran; latency: " + report._latency_basis(rows) + ".")
 
 
 def _render_scale(out: str, argv: list[str]) -> str:
@@ -139,6 +151,13 @@ def _render_million(out: str, argv: list[str]) -> str:
             "building the cluster, placing, writing the report): see the wall time above.")
 
 
+def _render_trace(out: str, argv: list[str]) -> str:
+    from . import trace, trace_cpsat
+
+    rows = _result(out)["cases"]
+    return trace.table(rows) + "\n\nCP-SAT batches (what each batch's solver added to its greedy hint):\n\n" + trace_cpsat.batch_table(rows)
+
+
 def _render_pytest(out: str, argv: list[str]) -> str:
     with open(os.path.join(out, "benchmark.json"), encoding="utf-8") as f:
         data = json.load(f)
@@ -160,6 +179,8 @@ SUITES = [
     Suite("cluster", "Cluster mode: a real server, hollow agents, pods through gRPC", _cluster, _render_cluster),
     Suite("kernels", "Kernels (pytest-benchmark)", _pytest_suite("bench_kernels.py"), _render_pytest),
     Suite("store", "Store (pytest-benchmark)", _pytest_suite("bench_store.py"), _render_pytest),
+    Suite("trace", "Trace replay in time: greedy policies and CP-SAT batches (Alibaba GPU trace, default list)", _trace,
+          _render_trace),
 ]
 
 

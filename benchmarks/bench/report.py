@@ -61,22 +61,72 @@ def _num(x: Any, digits: int = 0) -> str:
 
 
 def perf_table(rows: list[dict[str, Any]]) -> str:
-    """case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 | kube-scheduler threshold | ratio | valid"""
+    """case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 | kube-scheduler threshold | ratio | target | valid;
+    a threshold the configuration does not state carries a [n] pointing at threshold_notes()."""
+    marks = _source_marks(rows)
     lines = [
-        "| case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 ms | kube-scheduler threshold | ratio | valid |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| case | workload | nodes | pods | Shoal pods/s | latency p50 / p99 ms | kube-scheduler threshold | ratio | target | valid |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
+        threshold = _num(r.get("threshold")) + (f" [{marks[_source_key(r)]}]" if _source_key(r) in marks else "")
         if r.get("status") != "ran":
-            lines.append(f"| {r['case']} | {r['workload']} | — | — | {r.get('status', 'skipped')} | — | {_num(r.get('threshold'))} | — | — |")
+            lines.append(f"| {r['case']} | {r['workload']} | — | — | {r.get('status', 'skipped')} | — | {threshold} | — | — | — |")
             continue
         valid = {True: "yes", False: f"**no** ({r['problem_count']})", None: "not checked"}[r.get("placements_valid")]
         pods = f"{r['pods']:,}" + (f" ({r['placed']:,} placed)" if r.get("placed") != r["pods"] else "")
         lines.append(
             f"| {r['case']} | {r['workload']} | {r['nodes']:,} | {pods} | {_num(r['pods_per_second'])} | {_latency(r)} | "
-            f"{_num(r.get('threshold'))} | {_num(r.get('ratio'), 1) if r.get('ratio') else '—'} | {valid} |"
+            f"{threshold} | {_num(r.get('ratio'), 1) if r.get('ratio') else '—'} | {_target(r)} | {valid} |"
         )
     return "\n".join(lines)
+
+
+def _target(r: dict[str, Any]) -> str:
+    if not r.get("target") or r.get("target_met") is None:
+        return f"{r['target']}x" if r.get("target") else "—"
+    return f"{r['target']}x: " + ("met" if r["target_met"] else "**missed**")
+
+
+def _source_key(r: dict[str, Any]) -> tuple[str, str] | None:
+    src = r.get("threshold_source") or {}
+    return (src["path"], src["commit"]) if src.get("from") == "upstream" else None
+
+
+def _source_marks(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Each upstream file the thresholds came from -> its footnote number, in order of appearance."""
+    keys = [k for k in (_source_key(r) for r in rows) if k]
+    return {k: i + 1 for i, k in enumerate(dict.fromkeys(keys))}
+
+
+def threshold_notes(rows: list[dict[str, Any]]) -> str:
+    """Where the thresholds come from (one line per upstream file) and how many targets are met."""
+    if not any(r.get("threshold") for r in rows):
+        return ("The configuration states no `threshold` for any workload, so the ratio column is empty "
+                "(`--thresholds upstream` takes kube-scheduler's published ones).")
+    out = []
+    for (path, commit), n in _source_marks(rows).items():
+        mine = [r for r in rows if _source_key(r) == (path, commit)]
+        out.append(f"- [{n}] {mine[0]['threshold_source']['repo']} `{path}` @{commit[:8]}: kube-scheduler's threshold for the "
+                   "upstream workload of that name, run here with its params on this configuration's own workloadTemplate; "
+                   "not stated by the configuration")
+        by_gates: dict[str, list[str]] = {}
+        for r in mine:
+            gates = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(r["threshold_source"]["feature_gates"].items()))
+            if gates:
+                by_gates.setdefault(gates, []).append(r["name"])
+        out += [f"  - upstream runs {', '.join(names)} with {gates} (the variant without a feature-gate suffix)"
+                for gates, names in by_gates.items()]
+        out += [f"  - {r['name']}: {r['threshold_source']['note']}" for r in mine if r["threshold_source"].get("note")]
+    judged = [r for r in rows if r.get("target_met") is not None]
+    if judged:
+        missed = [r for r in judged if not r["target_met"]]
+        out += [""] if out else []
+        out.append(f"Targets (tracker issue 8): 100x kube-scheduler's threshold for the basic, node-affinity, taint and spreading cases, "
+                   f"10x for the others; met by {len(judged) - len(missed)} of {len(judged)} thresholded workloads"
+                   + ("; missed by " + ", ".join(f"{r['name']} ({r['ratio']}x of {r['target']}x)" for r in missed) if missed else "")
+                   + ".")
+    return "\n".join(out)
 
 
 def perf_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -85,7 +135,8 @@ def perf_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
         (
             f"Configuration: `{meta['config']}`, scale {meta['scale']}, {meta.get('mode', 'library')} mode "
-            f"(equivalence classes {'on' if meta.get('equivalence', True) else 'off'}); {machine_line(meta['env'])}."
+            f"(equivalence classes {'on' if meta.get('equivalence', True) else 'off'}, thresholds {meta.get('thresholds', 'file')}); "
+            f"{machine_line(meta['env'])}."
         ),
         "",
         perf_table(rows),
@@ -93,8 +144,7 @@ def perf_summary(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "Latency: " + _latency_basis(rows),
         "",
     ]
-    if not any(r.get("threshold") for r in rows):
-        out += ["The configuration states no `threshold` for any workload, so the ratio column is empty.", ""]
+    out += [threshold_notes(rows), ""]
     pct = [r for r in rows if r.get("percentiles")]
     if pct:
         out += ["## Throughput percentiles", "", "| case | p50 | p90 | p99 | basis |", "|---|---:|---:|---:|---|"]
