@@ -51,7 +51,18 @@ CREATE TABLE IF NOT EXISTS current (
     create_revision INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+-- current follows the log inside SQLite: a commit is one statement per batch (a lone write, one
+-- statement and its own transaction).
+CREATE TRIGGER IF NOT EXISTS log_put AFTER INSERT ON log WHEN NEW.deleted = 0 BEGIN
+    INSERT OR REPLACE INTO current (key, revision, create_revision)
+    VALUES (NEW.key, NEW.revision, NEW.create_revision);
+END;
+CREATE TRIGGER IF NOT EXISTS log_delete AFTER INSERT ON log WHEN NEW.deleted = 1 BEGIN
+    DELETE FROM current WHERE key = NEW.key;
+END;
 """
+
+INSERT_LOG = "INSERT INTO log (revision, key, value, create_revision, deleted) VALUES (?,?,?,?,?)"
 
 # A row of the log as the writer thread commits it: (revision, key, value, create_revision, deleted)
 Row = tuple[int, str, bytes, int, int]
@@ -303,21 +314,14 @@ class SqliteStore:
     def _commit(self, rows: list[Row]) -> None:
         conn = self._wconn
         assert conn is not None
+        if len(rows) == 1:
+            conn.execute(INSERT_LOG, rows[0])  # autocommit: the row and its trigger, one transaction
+            return
         conn.execute("BEGIN")
         try:
-            conn.executemany(
-                "INSERT INTO log (revision, key, value, create_revision, deleted) VALUES (?,?,?,?,?)", rows
-            )
-            # A key may change several times in one batch: the index takes its final state.
-            final: dict[str, Row] = {row[1]: row for row in rows}
-            gone = [(key,) for _rev, key, _v, _crev, deleted in final.values() if deleted]
-            live = [(key, rev, crev) for rev, key, _v, crev, deleted in final.values() if not deleted]
-            if gone:
-                conn.executemany("DELETE FROM current WHERE key = ?", gone)
-            if live:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO current (key, revision, create_revision) VALUES (?,?,?)", live
-                )
+            # The triggers keep `current` in step, row by row in revision order (a key changed
+            # several times in one batch ends in its last state).
+            conn.executemany(INSERT_LOG, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
