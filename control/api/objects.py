@@ -194,9 +194,8 @@ class ObjectAPI:
         meta.generation = 1
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
-        self.admission.default(info, msg)
-        self.admission.validate(info, msg, None)
-        return object_key(info, namespace, meta.name), self._encode(info, msg)
+        self.admission.admit_create(info, msg)  # may replace msg's contents: read them afresh
+        return object_key(info, namespace, msg.metadata.name), self._encode(info, msg)
 
     async def create(self, obj: Object) -> pb_message.Message:
         info, msg = self._unwrap(obj)

@@ -45,7 +45,7 @@ from shoal.control.api.validation.cluster import (
 )
 from shoal.control.api.validation.config import validate_config_map, validate_secret
 from shoal.control.api.validation.fielderrors import object_invalid
-from shoal.control.api.validation.meta import validate_object_meta
+from shoal.control.api.validation.meta import validate_meta_name, validate_object_meta
 from shoal.control.api.validation.names import (
     dns1035_label_problem,
     dns1123_label_problem,
@@ -113,3 +113,11 @@ def validate(info: KindInfo, msg, old=None) -> None:
         check_quantities(msg.status, "status", errs)
     if errs:
         raise object_invalid(kind, msg.metadata.name, errs)
+
+
+def validate_name(info: KindInfo, name: str, generate_name: str) -> None:
+    """What validate checks of metadata.name alone (for an object otherwise known valid)."""
+    errs: list[str] = []
+    validate_meta_name(name, generate_name, _NAME_RULES.get(info.kind, dns1123_subdomain_problem), errs)
+    if errs:
+        raise object_invalid(info.kind, name, errs)
