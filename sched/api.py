@@ -240,11 +240,12 @@ def warm_up() -> float:
     node = {"apiVersion": "v1", "kind": "Node", "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "4"}}}
     nodes = [dict(node, metadata={"name": f"n{i}", "labels": {"zone": str(i % 2)}}) for i in range(2)]
     spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"a": "b"}}}]
+    preferred = [dict(spread[0], whenUnsatisfiable="ScheduleAnyway")]  # preferred-spread runs
     pods = [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "labels": {"a": "b"}},
          "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}],
-                  **({"topologySpreadConstraints": spread} if i % 2 else {})}}
-        for i in range(4)
+                  **({"topologySpreadConstraints": preferred if i >= 4 else spread} if i % 2 or i >= 4 else {})}}
+        for i in range(6)
     ]
     for eq in (True, False):
         snapshot = build_snapshot(nodes)

@@ -5,6 +5,9 @@
                     no --> run of one class whose only per-pod filter is PodTopologySpread?
                     |        --yes--> one kernel call on the class tree, the per-domain
                     |                 counts carried from pod to pod (_eqclass_kernel.spread_run)
+                    no --> run of one class whose only per-pod score is PodTopologySpread
+                    |        (ScheduleAnyway), filters static but for the resources?
+                    |        --yes--> one kernel call (preferred_spread.py)
                     no --> class tree + the pod's filter mask (incremental.py), or
                            Framework.schedule (one cycle, every plugin)
 
@@ -22,6 +25,12 @@ moves by one. The kernel carries those counts along and checks the skew per doma
 costs one call; the pods are then bound together (validate: one by one, each against the full
 cycle). A run stops before a pod that fits nowhere, which takes the per-pod cycle.
 
+Preferred-spread runs (preferred_spread=True, the default): consecutive pods of one class whose
+filters are static but for the resources and whose only varying score is PodTopologySpread's
+ScheduleAnyway spreading. A node's spread score depends only on its domains, so the kernel takes
+the best resource total per domain tuple (one segment tree, leaves grouped by tuple), adds each
+tuple's weighted normalized spread score, and carries the per-domain counts along.
+
 Per-pod Python work is kept to a few attribute reads (sorting, class serials, binding), so the
 kernels set the pace.
 """
@@ -37,7 +46,7 @@ import numpy as np
 from shoal.native import kernels
 from shoal.native.reference import broken_linear, pod_salt
 
-from . import _eqclass_kernel
+from . import _eqclass_kernel, preferred_spread
 from .explanation import explain_cycle
 from .framework.config import DEFAULT_SCHEDULER_NAME, Profile, default_profile
 from .framework.runtime import SKIPPED, Framework, ScheduleResult
@@ -88,7 +97,8 @@ class Scheduler:
 
     equivalence: use the equivalence-class kernel for resource-only runs (else the full-scan
     place_sequence) and class trees for pods whose filters vary per pod (else a full scan per
-    pod); batch=False sends every pod through the per-pod cycle; explain: attach explain() data
+    pod); preferred_spread: preferred-spread runs (module doc); batch=False sends every pod
+    through the per-pod cycle; explain: attach explain() data
     to every pod that fits nowhere; validate: check every fast choice against the full cycle
     (slow; for tests).
     """
@@ -103,6 +113,7 @@ class Scheduler:
         batch: bool = True,
         explain: bool = False,
         validate: bool = False,
+        preferred_spread: bool = True,
     ) -> None:
         self.snapshot = snapshot
         profiles = dict(profiles) if profiles else {DEFAULT_SCHEDULER_NAME: default_profile()}
@@ -112,12 +123,15 @@ class Scheduler:
         self.batch = batch
         self.explain = explain
         self.validate = validate
+        self.preferred_spread = preferred_spread
         self.stats = RunStats()
         self._commits = 0
         self._selectors: dict[int, IncrementalSelector] = {}
         self._failure_cache: dict[tuple[int, int], Outcome] = {}
         self._spread_failed: tuple[int, int] | None = None  # (class, commits) a spread run found no node for
         self._not_spread: dict[int, tuple[int, int]] = {}  # class -> versions when its pods were not spread runs
+        self._not_preferred: dict[int, tuple[int, int]] = {}  # the same for preferred-spread runs
+        self._preferred: dict[int, preferred_spread.PreferredSpreadSelector] = {}
 
     def framework_for(self, pod: PodInfo) -> Framework | None:
         return self.frameworks.get(pod.cls.scheduler_name or DEFAULT_SCHEDULER_NAME)
@@ -180,6 +194,8 @@ class Scheduler:
                 continue
             if self.equivalence and self.batch:
                 used = self._spread_run(order, i, run_end, nodes, failures)
+                if not used and self.preferred_spread:
+                    used = self._preferred_run(order, i, run_end, nodes)
                 if used:
                     i += used
                     continue
@@ -297,6 +313,54 @@ class Scheduler:
         if self.validate:
             for c, live in enumerate(spread[5]):
                 assert np.array_equal(counts[c, :len(live)], live), f"spread run: per-domain counts {counts[c]} != the snapshot's {live}"
+        nodes[start:start + placed] = chosen[:placed]
+        return placed
+
+    def _preferred_run(self, order: list[PodInfo], start: int, run_end, nodes: np.ndarray) -> int:
+        """Pods start..run_end(start)-1 (one class) whose only per-pod-varying score is
+        PodTopologySpread's ScheduleAnyway spreading and whose filters are static but for the
+        resources: placed by one kernel call (preferred_spread), then bound together. Stops
+        before the first pod that fits nowhere. Returns the pods placed (0: not such a run)."""
+        pod = order[start]
+        cls = pod.cls
+        versions = self._versions()
+        if self._not_preferred.get(id(cls)) == versions or self._spread_failed == (id(cls), self._commits):
+            return 0
+        fw = self.framework_for(pod)
+        if fw is None or not fw.gated(pod).is_success or not self.snapshot.n_nodes:
+            return 0
+        cycle = fw.cycle(pod)
+        plan = preferred_spread.run_plan(fw, cycle)
+        if plan is None:
+            self._not_preferred[id(cls)] = versions
+            return 0
+        run = order[start:run_end(start)]
+        terminating = np.zeros(len(run), dtype=np.bool_)
+        if any(map(_SPECIAL, run)):
+            terminating[:] = [p.terminating for p in run]
+        selector = self._preferred.get(id(fw))
+        if selector is None:
+            selector = self._preferred[id(fw)] = preferred_spread.PreferredSpreadSelector(fw, self.seed)
+        chosen, counts, tree = selector.place_run(cycle, plan, fw.static_mask(cycle), terminating)
+        placed = int(np.argmin(chosen)) if chosen[-1] < 0 else len(run)
+        if not placed:
+            self._spread_failed = (id(cls), self._commits)
+            return 0
+        self.stats.batched += placed
+        self.stats.kernel_calls += 1
+        s = self.snapshot
+        if self.validate:
+            for p, node in zip(run[:placed], chosen[:placed].tolist()):
+                full = fw.schedule(p).node
+                assert full == node, f"preferred-spread run chose node {node} for {p.key}, the full cycle {full}"
+                s.add_pods([p], np.array([node]))
+            after = preferred_spread.run_inputs(fw, fw.cycle(pod))
+            assert after is not None and np.array_equal(preferred_spread.domain_counts(after, counts.shape[1]), counts), \
+                "preferred-spread run: per-domain counts differ from the snapshot's"
+        else:
+            s.add_pods(run[:placed], chosen[:placed], np.zeros(placed, dtype=np.int64), [cls])
+        selector.synced(tree)
+        self._commits += 1
         nodes[start:start + placed] = chosen[:placed]
         return placed
 
