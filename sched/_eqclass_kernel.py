@@ -279,6 +279,20 @@ SPREAD_MAX_INT32 = 2**31 - 1
 
 
 @njit(inline="always")
+def unreserve(chosen, n_pods, requested, nonzero, req, nz):
+    """Takes back what a run reserved for its placed pods (chosen[i] >= 0, up to the first -1):
+    the run was asked only which nodes, not to keep them."""
+    for i in range(n_pods):
+        n = chosen[i]
+        if n < 0:
+            break
+        for r in range(requested.shape[1]):
+            requested[n, r] -= req[r]
+        nonzero[n, 0] -= nz[0]
+        nonzero[n, 1] -= nz[1]
+
+
+@njit(inline="always")
 def _spread_pass(node_domain, node_has, fail, n):
     for c in range(node_domain.shape[0]):
         if not node_has[c, n] or fail[c, node_domain[c, n]]:
@@ -376,14 +390,7 @@ def spread_run(
     if last >= 0:
         _rescore(alloc, requested, nonzero, req, nz, static, base, eff, hashes, tree, last, strategy, columns, weights, table, bal_columns, fit_w, bal_w)
     if restore:
-        for i in range(n_pods):
-            n = chosen[i]
-            if n < 0:
-                break
-            for r in range(alloc.shape[1]):
-                requested[n, r] -= req[r]
-            nonzero[n, 0] -= nz[0]
-            nonzero[n, 1] -= nz[1]
+        unreserve(chosen, n_pods, requested, nonzero, req, nz)
     return chosen
 
 

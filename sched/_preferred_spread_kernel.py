@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._eqclass_kernel import NJIT, _better, _go_round, node_total
+from ._eqclass_kernel import NJIT, _better, _go_round, node_total, unreserve
 
 
 @njit(inline="always")
@@ -170,12 +170,5 @@ def preferred_spread_run(
         eff[found] = node_total(alloc, requested, nonzero, req, nz, static[found], found, strategy, columns, weights, table, bal_columns, fit_w, bal_w)
         _up(eff, hashes, tree, position[found])
     if restore:
-        for i in range(n_pods):
-            n = chosen[i]
-            if n < 0:
-                break
-            for r in range(alloc.shape[1]):
-                requested[n, r] -= req[r]
-            nonzero[n, 0] -= nz[0]
-            nonzero[n, 1] -= nz[1]
+        unreserve(chosen, n_pods, requested, nonzero, req, nz)
     return chosen

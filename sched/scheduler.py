@@ -294,21 +294,9 @@ class Scheduler:
         if selector is None:
             selector = self._selectors[id(fw)] = IncrementalSelector(fw, self.seed)
         chosen, counts, tree = selector.spread_run(cycle, fw.static_mask(cycle), spread, terminating)
-        placed = int(np.argmin(chosen)) if chosen[-1] < 0 else len(run)
+        placed = self._bind_run(fw, run, chosen, "spread run")
         if not placed:
-            self._spread_failed = (id(cls), self._commits)
             return 0
-        self.stats.batched += placed
-        self.stats.kernel_calls += 1
-        s = self.snapshot
-        if self.validate:
-            for p, node in zip(run[:placed], chosen[:placed].tolist()):
-                full = fw.schedule(p).node
-                assert full == node, f"spread run chose node {node} for {p.key}, the full cycle {full}"
-                s.add_pods([p], np.array([node]))
-        else:
-            s.add_pods(run[:placed], chosen[:placed], np.zeros(placed, dtype=np.int64), [cls])
-        self._commits += 1
         selector.synced(tree)
         if self.validate:
             for c, live in enumerate(spread[5]):
@@ -342,9 +330,24 @@ class Scheduler:
         if selector is None:
             selector = self._preferred[id(fw)] = preferred_spread.PreferredSpreadSelector(fw, self.seed)
         chosen, counts, tree = selector.place_run(cycle, plan, fw.static_mask(cycle), terminating)
+        placed = self._bind_run(fw, run, chosen, "preferred-spread run")
+        if not placed:
+            return 0
+        if self.validate:
+            after = preferred_spread.run_inputs(fw, fw.cycle(pod))
+            assert after is not None and np.array_equal(preferred_spread.domain_counts(after, counts.shape[1]), counts), \
+                "preferred-spread run: per-domain counts differ from the snapshot's"
+        selector.synced(tree)
+        nodes[start:start + placed] = chosen[:placed]
+        return placed
+
+    def _bind_run(self, fw: Framework, run: list[PodInfo], chosen: np.ndarray, what: str) -> int:
+        """Adds the pods a run kernel placed (chosen[i] >= 0, up to the first -1) to the
+        snapshot; in validate mode one by one, each checked against the full cycle. Returns how
+        many; none marks the class as failed until the next commit."""
         placed = int(np.argmin(chosen)) if chosen[-1] < 0 else len(run)
         if not placed:
-            self._spread_failed = (id(cls), self._commits)
+            self._spread_failed = (id(run[0].cls), self._commits)
             return 0
         self.stats.batched += placed
         self.stats.kernel_calls += 1
@@ -352,16 +355,11 @@ class Scheduler:
         if self.validate:
             for p, node in zip(run[:placed], chosen[:placed].tolist()):
                 full = fw.schedule(p).node
-                assert full == node, f"preferred-spread run chose node {node} for {p.key}, the full cycle {full}"
+                assert full == node, f"{what} chose node {node} for {p.key}, the full cycle {full}"
                 s.add_pods([p], np.array([node]))
-            after = preferred_spread.run_inputs(fw, fw.cycle(pod))
-            assert after is not None and np.array_equal(preferred_spread.domain_counts(after, counts.shape[1]), counts), \
-                "preferred-spread run: per-domain counts differ from the snapshot's"
         else:
-            s.add_pods(run[:placed], chosen[:placed], np.zeros(placed, dtype=np.int64), [cls])
-        selector.synced(tree)
+            s.add_pods(run[:placed], chosen[:placed], np.zeros(placed, dtype=np.int64), [run[0].cls])
         self._commits += 1
-        nodes[start:start + placed] = chosen[:placed]
         return placed
 
     def _failed(self, fw: Framework, pod: PodInfo, result: ScheduleResult) -> Outcome:
