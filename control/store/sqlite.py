@@ -225,13 +225,39 @@ class SqliteStore:
         return results
 
     async def _write_one(self, op: WriteOp) -> KeyValue:
+        if self._lone_writer():
+            return self._write_now(op)
         kv, batch = self._apply(op)
         await batch.waiter()
         return kv
 
-    def _apply(self, op: WriteOp) -> tuple[KeyValue, _Batch]:
+    def _lone_writer(self) -> bool:
+        """Whether no other write could join a group commit now: none gathering or committing,
+        nothing else ready to run in this loop iteration (asyncio's ready queue; a loop without
+        one never takes this path), commits without fsync, no compaction holding the file."""
+        if not self._inline_rows or self._flushing or self._batch is not None or self._compacting:
+            return False
+        ready = getattr(self._loop, "_ready", None)
+        return ready is not None and not ready
+
+    def _write_now(self, op: WriteOp) -> KeyValue:
+        """A lone write committed at once, in the loop: no batch to wait for, no hop through a
+        flush task (what a single client's every create pays)."""
+        batch = _Batch(self._loop)
+        kv, _ = self._apply(op, batch)
+        try:
+            self._commit(batch.rows)
+        except BaseException as exc:  # the disk refused: stop taking writes
+            log.error("store commit failed, refusing further writes: %s", exc)
+            self._failed = exc
+            raise StoreUnavailableError(op.key, f"store commit failed: {exc}") from exc
+        self._committed = kv.mod_revision
+        self._history.publish(batch.events)
+        return kv
+
+    def _apply(self, op: WriteOp, batch: _Batch | None = None) -> tuple[KeyValue, _Batch]:
         """Checks one write against the current state, gives it the next revision, makes it
-        visible to reads and queues it for the next group commit."""
+        visible to reads and queues it for the next group commit (or into ``batch``)."""
         if self._failed is not None:
             raise StoreUnavailableError(op.key, f"store unavailable: {self._failed}")
         if self._closed:
@@ -248,7 +274,7 @@ class SqliteStore:
 
         self._revision += 1
         rev = self._revision
-        batch = self._current_batch()
+        batch = batch or self._current_batch()
         if op.value is None:
             assert current is not None
             self._keys.remove(op.key)

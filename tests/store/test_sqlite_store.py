@@ -232,3 +232,54 @@ def test_a_cancelled_writer_leaves_its_batch_to_commit_for_the_others(path, sync
         await store.close()
 
     run(scenario())
+
+
+def test_a_lone_write_commits_at_once_and_concurrent_ones_share_a_commit(path, monkeypatch):
+    """Without fsync, a write with nothing else ready to run commits in its own call (one
+    transaction, no flush task); writes arriving together still share one group commit."""
+    commits: list[int] = []
+    original = SqliteStore._commit
+
+    def counting(self, rows):
+        commits.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(SqliteStore, "_commit", counting)
+
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous="NORMAL")
+        commits.clear()
+        for i in range(5):
+            kv = await store.create(f"/k/lone-{i}", b"v")
+            assert store.committed_revision == kv.mod_revision  # durable and published on return
+        assert commits == [1] * 5
+        assert not store._flushing
+        commits.clear()
+        await asyncio.gather(*(store.create(f"/k/group-{i}", b"v") for i in range(16)))
+        assert sum(commits) == 16 and len(commits) < 16
+        await store.close()
+        store = await SqliteStore.open(path)
+        assert len((await store.list("/k/"))[0]) == 21
+        await store.close()
+
+    run(scenario())
+
+
+def test_a_lone_write_the_disk_refuses_fails_the_store(path, monkeypatch):
+    from shoal.control.store.sqlite import StoreUnavailableError
+
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous="NORMAL")
+
+        def refuse(rows):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(store, "_commit", refuse)
+        with pytest.raises(StoreUnavailableError, match="store commit failed"):
+            await store.create("/k/a", b"v")
+        with pytest.raises(StoreUnavailableError, match="store unavailable"):
+            await store.create("/k/b", b"v")
+        monkeypatch.undo()
+        await store.close()
+
+    run(scenario())
