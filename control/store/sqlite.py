@@ -74,6 +74,10 @@ class StoreUnavailableError(StoreError):
 
 # Batches of at most this many rows are committed on the event loop when commits do not fsync.
 INLINE_COMMIT_ROWS = 4
+# Loop iterations a batch may wait for more writers while other callbacks are ready. With 16
+# clients creating: 0 / 3 / 8 iterations gave 222 / 201 / 186 us of the loop thread per create
+# (0: about 1.9 rows per commit, 3: about 3.6); a lone writer never waits.
+GATHER_ITERATIONS = 8
 
 
 class _Batch:
@@ -314,8 +318,14 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         try:
             while self._batch is not None:
-                # Let every writer already runnable in this loop iteration join the batch.
+                # Let every writer already runnable in this loop iteration join the batch, and
+                # while the loop has more callbacks ready (requests gRPC has just delivered), a
+                # few iterations more: larger batches, fewer transactions under load.
                 await asyncio.sleep(0)
+                for _ in range(GATHER_ITERATIONS):
+                    if not getattr(loop, "_ready", None):
+                        break
+                    await asyncio.sleep(0)
                 batch, self._batch = self._batch, None
                 try:
                     # The writer thread owns the connection while a compaction runs there.
