@@ -31,24 +31,13 @@ from shoal.sched.preferred_spread import (
     preferred_run_reference,
 )
 from shoal.sched.scheduler import Scheduler
+from run_kernel_instances import random_resources
 
 # -- the kernel against its NumPy twin ---------------------------------------------------------
 
 
 def _instance(rng: np.random.Generator):
-    n = int(rng.integers(1, 40))
-    alloc = np.zeros((n, 4), dtype=np.int64)
-    alloc[:, 0] = rng.choice([1000, 2000, 4000], n)
-    alloc[:, 1] = rng.choice([2, 4, 8], n) << 30
-    alloc[:, 2] = rng.choice([3, 10, 110], n)
-    requested = np.zeros_like(alloc)
-    requested[:, 0] = rng.integers(0, 4, n) * 250
-    requested[:, 1] = rng.integers(0, 4, n) << 28
-    requested[:, 2] = rng.integers(0, 3, n)
-    nonzero = requested[:, :2].copy()
-    req = np.array([int(rng.choice([0, 100, 500])), int(rng.choice([0, 1 << 27, 1 << 29])), 1, 0], dtype=np.int64)
-    nz = np.array([req[0] or 100, req[1] or 200 << 20], dtype=np.int64)
-    static = rng.random(n) < 0.85
+    n, alloc, requested, nonzero, req, nz, static = random_resources(rng)
     k = int(rng.integers(1, 4))
     width = int(rng.integers(1, 6))
     node_value = rng.integers(0, width, (k, n)).astype(np.int64)
