@@ -68,6 +68,20 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
+def test_a_second_server_on_the_same_data_dir_is_a_clear_error(server_factory):
+    srv = server_factory()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([*shoal_command(), "server", "--data-dir", srv.data_dir, "--listen", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "in use by another process" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    with ClusterClient(srv.address) as c:  # the first one serves on
+        c.create(MINIMAL["ConfigMap"]("still-here"))
+
+
 def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path):
     path = tmp_path / "a-file"
     path.write_text("not a directory")

@@ -283,3 +283,47 @@ def test_a_lone_write_the_disk_refuses_fails_the_store(path, monkeypatch):
         await store.close()
 
     run(scenario())
+
+
+def test_a_second_store_on_the_same_file_is_refused_while_the_first_runs(path):
+    from shoal.control.store import StoreError
+
+    async def scenario():
+        first = await SqliteStore.open(path)
+        await first.create("/k/a", b"1")
+        with pytest.raises(StoreError, match="in use by another process"):
+            await SqliteStore.open(path)
+        await first.create("/k/b", b"2")  # the first goes on undisturbed
+        await first.close()
+        again = await SqliteStore.open(path)  # and once it has closed, the file opens
+        assert len((await again.list("/k/"))[0]) == 2
+        await again.close()
+
+    run(scenario())
+
+
+def test_watchers_reading_the_log_from_disk_while_lone_writes_commit(path):
+    """A watcher behind the memory window reads the log on the writer thread; lone writes meanwhile
+    commit there too, never in the loop at the same time (one connection)."""
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous="NORMAL", history_events=8)
+        for i in range(200):
+            await store.create(f"/k/{i:04d}", b"v")
+        seen: list[int] = []
+
+        async def watcher():
+            async for events in store.watch("/k/", 0):
+                seen.extend(e.revision for e in events)
+                if len(seen) >= 400:
+                    return
+
+        async def writer():
+            for i in range(200, 400):
+                await store.create(f"/k/{i:04d}", b"v")
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(asyncio.gather(watcher(), writer()), 60)
+        assert seen == list(range(1, 401))
+        await store.close()
+
+    run(scenario())
