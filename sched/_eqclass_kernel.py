@@ -279,6 +279,15 @@ SPREAD_MAX_INT32 = 2**31 - 1
 
 
 @njit(inline="always")
+def reserve(n, requested, nonzero, req, nz):
+    """The pod's request (and its non-zero request) counted on node n."""
+    for r in range(requested.shape[1]):
+        requested[n, r] += req[r]
+    nonzero[n, 0] += nz[0]
+    nonzero[n, 1] += nz[1]
+
+
+@njit(inline="always")
 def unreserve(chosen, n_pods, requested, nonzero, req, nz):
     """Takes back what a run reserved for its placed pods (chosen[i] >= 0, up to the first -1):
     the run was asked only which nodes, not to keep them."""
@@ -378,10 +387,7 @@ def spread_run(
         if found < 0:
             break
         chosen[i] = found
-        for r in range(alloc.shape[1]):
-            requested[found, r] += req[r]
-        nonzero[found, 0] += nz[0]
-        nonzero[found, 1] += nz[1]
+        reserve(found, requested, nonzero, req, nz)
         if not terminating[i]:
             for c in range(n_cons):
                 if params[c, 3] != 0 and count_on[c, found]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._eqclass_kernel import NJIT, _better, _go_round, node_total, unreserve
+from ._eqclass_kernel import NJIT, _better, _go_round, node_total, reserve, unreserve
 
 
 @njit(inline="always")
@@ -159,10 +159,7 @@ def preferred_spread_run(
                 found = b
                 found_total = t
         chosen[i] = found
-        for r in range(alloc.shape[1]):
-            requested[found, r] += req[r]
-        nonzero[found, 0] += nz[0]
-        nonzero[found, 1] += nz[1]
+        reserve(found, requested, nonzero, req, nz)
         if not terminating[i]:
             for c in range(n_cons):
                 if count_on[c, found]:
