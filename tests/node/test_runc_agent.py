@@ -196,7 +196,8 @@ def agent_http(node, path: str, method: str = "GET") -> bytes:
 def test_logs_previous_logs_and_exec_through_the_agent_endpoint(runc_node):
     import json
 
-    cmd = ["sh", "-c", "echo run-$(cat /proc/uptime | cut -d. -f1); echo to-stderr >&2; "
+    # stdout and stderr are separate pipes: the pause orders the two lines in the log.
+    cmd = ["sh", "-c", "echo run-$(cat /proc/uptime | cut -d. -f1); sleep 0.3; echo to-stderr >&2; "
                        "trap 'exit 0' TERM; while true; do sleep 1; done"]
     pod = run_pod(runc_node, make_pod("chatty", command=cmd))
     logs = wait_for(lambda: (b := agent_http(runc_node, "/containerLogs/default/chatty/main")).count(b"\n") >= 2 and b,
