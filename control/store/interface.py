@@ -71,7 +71,7 @@ class StoreEvent:
     # The value before a PUT that changed an existing key, when known (events read back from
     # disk do not carry it): lets a filtered watch turn "starts matching" into ADDED.
     prev_value: bytes | None = field(default=None, repr=False, compare=False)
-    cache: dict = field(default_factory=dict, repr=False, compare=False)
+    cache: dict | None = field(default=None, repr=False, compare=False)  # made by the first user
     # The event as an unfiltered watcher receives it, encoded by the first one to need it: the
     # hot path of watch fan-out reads one attribute per event and watcher.
     wire: bytes | None = field(default=None, repr=False, compare=False)

@@ -1,4 +1,4 @@
-"""The embedded store: one SQLite file (WAL) holding a revision log and an index of current keys.
+"""The embedded store: one SQLite file (WAL) holding a revision log.
 
 Writes are checked and given their revision at once, in the event loop (so conflicts are decided
 in one place, in order), then committed in group commits: while one transaction is syncing on
@@ -10,8 +10,12 @@ exclusively while it runs (locking_mode=EXCLUSIVE): one connection, used by one 
 Tables:
     log(revision PK, key, value, create_revision, deleted)   every change; a delete row keeps
                                                               the last value
-    current(key PK, revision, create_revision)                the live keys
     meta(name PK, value)                                      'compacted' revision
+
+The log is the only thing a write touches: a commit appends to one B-tree (about one WAL page
+for a lone create, against 2.7 when an index of the live keys was kept beside it). The live keys
+are rebuilt from the log when the store opens, and the rows that compaction may drop (those a
+later write superseded, and tombstones) are remembered in memory as writes supersede them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from shoal.control.store.interface import (
     WriteOp,
 )
 from shoal.control.store.keyspace import Keyspace
+from shoal.control.store.superseded import SupersededRows
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +52,15 @@ CREATE TABLE IF NOT EXISTS log (
     create_revision INTEGER NOT NULL,
     deleted INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS current (
-    key TEXT PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    create_revision INTEGER NOT NULL
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
--- current follows the log inside SQLite: a commit is one statement per batch (a lone write, one
--- statement and its own transaction).
-CREATE TRIGGER IF NOT EXISTS log_put AFTER INSERT ON log WHEN NEW.deleted = 0 BEGIN
-    INSERT OR REPLACE INTO current (key, revision, create_revision)
-    VALUES (NEW.key, NEW.revision, NEW.create_revision);
-END;
-CREATE TRIGGER IF NOT EXISTS log_delete AFTER INSERT ON log WHEN NEW.deleted = 1 BEGIN
-    DELETE FROM current WHERE key = NEW.key;
-END;
+"""
+
+# Files written before the log stood alone kept an index of live keys in step by triggers; it is
+# dropped on open (the log holds everything it did).
+DROP_CURRENT_INDEX = """
+DROP TRIGGER IF EXISTS log_put;
+DROP TRIGGER IF EXISTS log_delete;
+DROP TABLE IF EXISTS current;
 """
 
 INSERT_LOG = "INSERT INTO log (revision, key, value, create_revision, deleted) VALUES (?,?,?,?,?)"
@@ -121,6 +120,8 @@ class SqliteStore:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="shoal-sqlite-writer")
         self._wconn: sqlite3.Connection | None = None
         self._keys = Keyspace()
+        self._superseded = SupersededRows()
+        self._compacting: asyncio.Lock | None = None
         self._history = EventHistory(history_events)
         self._revision = 0  # the last revision given to a write (it may not be committed yet)
         self._committed = 0  # the last revision committed to disk and published
@@ -174,15 +175,26 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(self.path, f"cannot open the store at {self.path}: {exc}") from exc
         self._wconn = conn
+        conn.executescript(DROP_CURRENT_INDEX)
         row = conn.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
         self._compacted = row[0] if row else 0
-        row = conn.execute("SELECT MAX(revision) FROM log").fetchone()
-        self._revision = self._committed = max(row[0] or 0, self._compacted)
-        for key, value, rev, create_rev in conn.execute(
-            "SELECT c.key, l.value, c.revision, c.create_revision FROM current c "
-            "JOIN log l ON l.revision = c.revision"
+        # The live keys are each key's last row unless it is a tombstone; the rows before it
+        # are what the next compaction may drop.
+        keys, superseded = self._keys, self._superseded
+        last = 0
+        for rev, key, value, create_rev, deleted in conn.execute(
+            "SELECT revision, key, value, create_revision, deleted FROM log ORDER BY revision"
         ):
-            self._keys.put(KeyValue(key, value, create_rev, rev))
+            prev = keys.get(key)
+            if prev is not None:
+                superseded.add(rev, prev.mod_revision)
+            if deleted:
+                keys.remove(key)
+                superseded.add(rev, rev)
+            else:
+                keys.put(KeyValue(key, value, create_rev, rev))
+            last = rev
+        self._revision = self._committed = max(last, self._compacted)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -216,33 +228,38 @@ class SqliteStore:
     # -- writes ------------------------------------------------------------------------------
 
     async def create(self, key: str, value: bytes) -> KeyValue:
-        return await self._write_one(WriteOp(key, value, 0))
+        if self._lone_writer():
+            return self._write_now(key, value, 0)
+        kv, batch = self._apply(key, value, 0)
+        await batch.waiter()
+        return kv
 
     async def update(self, key: str, value: bytes, expected_revision: int | None = None) -> KeyValue:
-        return await self._write_one(WriteOp(key, value, expected_revision))
+        if self._lone_writer():
+            return self._write_now(key, value, expected_revision)
+        kv, batch = self._apply(key, value, expected_revision)
+        await batch.waiter()
+        return kv
 
     async def delete(self, key: str, expected_revision: int | None = None) -> KeyValue:
-        return await self._write_one(WriteOp(key, None, expected_revision))
+        if self._lone_writer():
+            return self._write_now(key, None, expected_revision)
+        kv, batch = self._apply(key, None, expected_revision)
+        await batch.waiter()
+        return kv
 
     async def write_many(self, ops: Sequence[WriteOp]) -> list[KeyValue | StoreError]:
         results: list[KeyValue | StoreError] = []
         batch = None
         for op in ops:
             try:
-                kv, batch = self._apply(op)
+                kv, batch = self._apply(op.key, op.value, op.expected_revision)
                 results.append(kv)
             except StoreError as exc:
                 results.append(exc)
         if batch is not None:
             await batch.waiter()
         return results
-
-    async def _write_one(self, op: WriteOp) -> KeyValue:
-        if self._lone_writer():
-            return self._write_now(op)
-        kv, batch = self._apply(op)
-        await batch.waiter()
-        return kv
 
     def _lone_writer(self) -> bool:
         """Whether no other write could join a group commit now: none gathering or committing,
@@ -253,64 +270,61 @@ class SqliteStore:
         ready = getattr(self._loop, "_ready", None)
         return ready is not None and not ready
 
-    def _write_now(self, op: WriteOp) -> KeyValue:
+    def _write_now(self, key: str, value: bytes | None, expected: int | None) -> KeyValue:
         """A lone write committed at once, in the loop: no batch to wait for, no hop through a
         flush task (what a single client's every create pays)."""
         batch = _Batch(self._loop)
-        kv, _ = self._apply(op, batch)
+        kv, _ = self._apply(key, value, expected, batch)
         try:
             self._commit(batch.rows)
         except BaseException as exc:  # the disk refused: stop taking writes
             log.error("store commit failed, refusing further writes: %s", exc)
             self._failed = exc
-            raise StoreUnavailableError(op.key, f"store commit failed: {exc}") from exc
+            raise StoreUnavailableError(key, f"store commit failed: {exc}") from exc
         self._committed = kv.mod_revision
         self._history.publish(batch.events)
         return kv
 
-    def _apply(self, op: WriteOp, batch: _Batch | None = None) -> tuple[KeyValue, _Batch]:
-        """Checks one write against the current state, gives it the next revision, makes it
-        visible to reads and queues it for the next group commit (or into ``batch``)."""
+    def _apply(
+        self, key: str, value: bytes | None, expected: int | None, batch: _Batch | None = None
+    ) -> tuple[KeyValue, _Batch]:
+        """Checks one write (a WriteOp's fields) against the current state, gives it the next
+        revision, makes it visible to reads and queues it for the next group commit (or into
+        ``batch``)."""
         if self._failed is not None:
-            raise StoreUnavailableError(op.key, f"store unavailable: {self._failed}")
+            raise StoreUnavailableError(key, f"store unavailable: {self._failed}")
         if self._closed:
-            raise StoreUnavailableError(op.key, "store is closed")
-        current = self._keys.get(op.key)
-        expected = op.expected_revision
-        if op.value is not None and expected == 0:
+            raise StoreUnavailableError(key, "store is closed")
+        current = self._keys.get(key)
+        if value is not None and expected == 0:
             if current is not None:
-                raise KeyExistsError(op.key, f"{op.key} already exists")
+                raise KeyExistsError(key, f"{key} already exists")
         elif current is None:
-            raise KeyNotFoundError(op.key, f"{op.key} not found")
+            raise KeyNotFoundError(key, f"{key} not found")
         elif expected is not None and expected != current.mod_revision:
-            raise ConflictError(op.key, expected, current.mod_revision)
+            raise ConflictError(key, expected, current.mod_revision)
 
-        self._revision += 1
-        rev = self._revision
+        self._revision = rev = self._revision + 1
         batch = batch or self._current_batch()
-        if op.value is None:
-            assert current is not None
-            self._keys.remove(op.key)
-            kv = KeyValue(op.key, current.value, current.create_revision, rev)
-            batch.rows.append((rev, op.key, current.value, current.create_revision, 1))
-            batch.events.append(
-                StoreEvent(StoreEventType.DELETE, op.key, current.value, rev, current.create_revision)
-            )
-        else:
-            create_rev = rev if current is None else current.create_revision
-            kv = KeyValue(op.key, op.value, create_rev, rev)
+        if current is not None:
+            self._superseded.add(rev, current.mod_revision)
+        if value is None:
+            self._keys.remove(key)
+            self._superseded.add(rev, rev)  # the tombstone itself goes at the next compaction
+            kv = KeyValue(key, current.value, current.create_revision, rev)
+            batch.rows.append((rev, key, current.value, current.create_revision, 1))
+            batch.events.append(StoreEvent(StoreEventType.DELETE, key, current.value, rev, current.create_revision))
+        elif current is None:
+            kv = KeyValue(key, value, rev, rev)
             self._keys.put(kv)
-            batch.rows.append((rev, op.key, op.value, create_rev, 0))
+            batch.rows.append((rev, key, value, rev, 0))
+            batch.events.append(StoreEvent(StoreEventType.PUT, key, value, rev, rev, True))
+        else:
+            kv = KeyValue(key, value, current.create_revision, rev)
+            self._keys.put(kv)
+            batch.rows.append((rev, key, value, current.create_revision, 0))
             batch.events.append(
-                StoreEvent(
-                    StoreEventType.PUT,
-                    op.key,
-                    op.value,
-                    rev,
-                    create_rev,
-                    created=current is None,
-                    prev_value=None if current is None else current.value,
-                )
+                StoreEvent(StoreEventType.PUT, key, value, rev, current.create_revision, False, current.value)
             )
         return kv, batch
 
@@ -360,12 +374,10 @@ class SqliteStore:
         conn = self._wconn
         assert conn is not None
         if len(rows) == 1:
-            conn.execute(INSERT_LOG, rows[0])  # autocommit: the row and its trigger, one transaction
+            conn.execute(INSERT_LOG, rows[0])  # autocommit: one statement, its own transaction
             return
         conn.execute("BEGIN")
         try:
-            # The triggers keep `current` in step, row by row in revision order (a key changed
-            # several times in one batch ends in its last state).
             conn.executemany(INSERT_LOG, rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -463,21 +475,22 @@ class SqliteStore:
 
     async def compact(self, revision: int) -> None:
         """Drops history at or below ``revision`` except the live value of each key."""
-        revision = min(revision, self._committed)
-        if revision <= self._compacted:
-            return
-        await self._on_writer_thread(self._compact_sync, revision)
-        self._compacted = revision
+        if self._compacting is None:
+            self._compacting = asyncio.Lock()
+        async with self._compacting:
+            revision = min(revision, self._committed)
+            if revision <= self._compacted:
+                return
+            await self._on_writer_thread(self._compact_sync, revision, self._superseded.through(revision))
+            self._superseded.drop_through(revision)
+            self._compacted = revision
 
-    def _compact_sync(self, revision: int) -> None:
+    def _compact_sync(self, revision: int, rows) -> None:
         conn = self._wconn
         assert conn is not None
         conn.execute("BEGIN")
         try:
-            conn.execute(
-                "DELETE FROM log WHERE revision <= ? AND revision NOT IN (SELECT revision FROM current)",
-                (revision,),
-            )
+            conn.executemany("DELETE FROM log WHERE revision = ?", ((r,) for r in rows))
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?)", (revision,))
             conn.execute("COMMIT")
         except BaseException:
