@@ -195,7 +195,14 @@ class ObjectAPI:
         meta.ClearField("deletion_timestamp")
         meta.ClearField("deletion_grace_period_seconds")
         self.admission.admit_create(info, msg)  # may replace msg's contents: read them afresh
-        return object_key(info, namespace, msg.metadata.name), self._encode(info, msg)
+        # Serialized for storage as _encode does; resourceVersion was cleared above.
+        data = msg.SerializeToString(deterministic=True)
+        if len(data) > MAX_OBJECT_BYTES:
+            raise TooLarge(
+                f"{describe(info, namespace, msg.metadata.name)} is too large: "
+                f"{len(data)} bytes, the limit is {MAX_OBJECT_BYTES}"
+            )
+        return object_key(info, namespace, msg.metadata.name), data
 
     async def create(self, obj: Object) -> pb_message.Message:
         info, msg = self._unwrap(obj)
@@ -205,11 +212,15 @@ class ObjectAPI:
 
     async def create_encoded(self, obj: Object) -> bytes:
         """As create, answered as the serialized Object envelope of the stored object: the
-        stored bytes with their revision appended (wire.py), not a copy re-serialized."""
+        stored bytes with their revision appended (wire.py), not a copy re-serialized. (The
+        path every single create takes: kept flat.)"""
         info, msg = self._unwrap(obj)
-        kv = await self._create(info, msg)
-        name = info.message.DESCRIPTOR.full_name
-        return wire.object_bytes(name, wire.with_revision(name, kv.value, kv.mod_revision))
+        key, data = self._prepare_create(info, msg)
+        try:
+            kv = await self.store.create(key, data)
+        except KeyExistsError:
+            raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
+        return wire.object_at_revision(info.message.DESCRIPTOR.full_name, kv.value, kv.mod_revision)
 
     async def _create(self, info: KindInfo, msg) -> KeyValue:
         key, data = self._prepare_create(info, msg)
@@ -747,11 +758,14 @@ class ObjectAPI:
         return svc.EVENT_TYPE_DELETED if before else None
 
     def _parsed_matches(self, info: KindInfo, event: StoreEvent, slot: str, value: bytes, labels, fields) -> bool:
-        msg = event.cache.get(slot)
+        cache = event.cache
+        if cache is None:
+            cache = event.cache = {}
+        msg = cache.get(slot)
         if msg is None:
             msg = info.message()
             msg.ParseFromString(value)
-            event.cache[slot] = msg
+            cache[slot] = msg
         return self._matches(msg, labels, fields)
 
     @staticmethod
@@ -770,14 +784,17 @@ class ObjectAPI:
                 event.wire = cls._entry(message_full_name, event, natural)
             return event.wire
         slot = ("wire", event_type)
-        data = event.cache.get(slot)
+        cache = event.cache
+        if cache is None:
+            cache = event.cache = {}
+        data = cache.get(slot)
         if data is None:
-            data = event.cache[slot] = cls._entry(message_full_name, event, event_type)
+            data = cache[slot] = cls._entry(message_full_name, event, event_type)
         return data
 
     @staticmethod
     def _entry(message_full_name: str, event: StoreEvent, event_type: int) -> bytes:
-        obj = wire.object_bytes(message_full_name, wire.with_revision(message_full_name, event.value, event.revision))
+        obj = wire.object_at_revision(message_full_name, event.value, event.revision)
         return wire.watch_event_entry(event_type, obj, event.revision)
 
     # -- bootstrap ---------------------------------------------------------------------------

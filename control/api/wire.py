@@ -71,6 +71,15 @@ def with_revision(message_full_name: str, stored: bytes, revision: int) -> bytes
     return b"".join((stored, tag(_metadata_field_number(message_full_name)), _SMALL[len(meta)], meta))
 
 
+def object_at_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
+    """object_bytes(with_revision(...)) in one join: an ``Object`` envelope around the kind's
+    stored bytes at ``revision``."""
+    rv = str(revision).encode()
+    meta = b"".join((_RV_TAG, _SMALL[len(rv)], rv))
+    tail = b"".join((tag(_metadata_field_number(message_full_name)), _SMALL[len(meta)], meta))
+    return b"".join((tag(_object_field_number(message_full_name)), varint(len(stored) + len(tail)), stored, tail))
+
+
 def object_bytes(message_full_name: str, kind_bytes: bytes) -> bytes:
     """An ``Object`` envelope around a kind's serialized message."""
     return length_delimited(_object_field_number(message_full_name), kind_bytes)

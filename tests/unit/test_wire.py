@@ -34,3 +34,17 @@ def test_stored_bytes_with_revision_in_a_create_response(revision, payload):
     expected.metadata.resource_version = str(revision)
     assert kinds.unwrap(got.object)[1] == expected
     assert got == svc.CreateResponse(object=Object(pod=expected))
+
+
+@pytest.mark.parametrize("revision", [1, 127, 128, 2**63 - 1])
+@pytest.mark.parametrize("size", [0, 100, 200, 20_000])
+def test_object_at_revision_is_the_envelope_around_the_revised_bytes(revision, size):
+    pod = Pod()
+    pod.metadata.name = "web"
+    pod.metadata.annotations["a"] = "x" * size
+    stored = pod.SerializeToString(deterministic=True)
+    name = Pod.DESCRIPTOR.full_name
+    data = wire.object_at_revision(name, stored, revision)
+    assert data == wire.object_bytes(name, wire.with_revision(name, stored, revision))
+    pod.metadata.resource_version = str(revision)
+    assert Object.FromString(data) == Object(pod=pod)
