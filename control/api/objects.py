@@ -61,6 +61,7 @@ _NAMESPACE_STATES_KEPT = 4096
 # UIDs must be unique, not secret: a generator seeded once from the OS avoids a getrandom()
 # syscall per object on the create path.
 _uid_source = random.Random(secrets.randbits(128))
+_NAMESPACE_INFO = kinds.by_kind("Namespace")
 
 
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble, variant bits
@@ -114,7 +115,8 @@ class ObjectAPI:
         self.watch_coalesce = watch_coalesce
         self.clock = clock
         self.admission = admission or Admission()
-        self._namespace_states: dict[str, tuple[int, bool]] = {}
+        # namespace -> (its key, the revision last seen, whether it was terminating)
+        self._namespace_states: dict[str, tuple[str, int, bool]] = {}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -161,19 +163,18 @@ class ObjectAPI:
         """Refuses a create into a namespace that is absent or being deleted."""
         if not info.namespaced:
             return
-        ns_info = kinds.by_kind("Namespace")
-        kv = self.store.get_now(object_key(ns_info, "", namespace))
-        if kv is None:
-            raise NotFound(f'namespaces "{namespace}" not found')
         # Whether the namespace is terminating, decoded once per revision of it (every create
         # asks; a namespace changes rarely).
         seen = self._namespace_states.get(namespace)
-        if seen is None or seen[0] != kv.mod_revision:
-            terminating = self._decode(ns_info, kv).metadata.HasField("deletion_timestamp")
+        kv = self.store.get_now(seen[0] if seen is not None else object_key(_NAMESPACE_INFO, "", namespace))
+        if kv is None:
+            raise NotFound(f'namespaces "{namespace}" not found')
+        if seen is None or seen[1] != kv.mod_revision:
+            terminating = self._decode(_NAMESPACE_INFO, kv).metadata.HasField("deletion_timestamp")
             if len(self._namespace_states) >= _NAMESPACE_STATES_KEPT:
                 self._namespace_states.clear()
-            seen = self._namespace_states[namespace] = (kv.mod_revision, terminating)
-        if seen[1]:
+            seen = self._namespace_states[namespace] = (kv.key, kv.mod_revision, terminating)
+        if seen[2]:
             raise FailedPrecondition(
                 f'{info.plural} "{name}" is forbidden: unable to create new content in '
                 f"namespace {namespace} because it is being terminated"
@@ -230,9 +231,12 @@ class ObjectAPI:
             raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
 
     def _unwrap(self, obj: Object):
-        if not isinstance(obj, Object) or obj.WhichOneof("kind") is None:
+        if not isinstance(obj, Object):
             raise Invalid("object: required (an Object with one kind set)")
-        info, msg = kinds.unwrap(obj)
+        try:
+            info, msg = kinds.unwrap(obj)
+        except kinds.UnknownKindError:
+            raise Invalid("object: required (an Object with one kind set)") from None
         size = msg.ByteSize()
         if size > MAX_OBJECT_BYTES:
             raise TooLarge(

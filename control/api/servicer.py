@@ -88,10 +88,17 @@ class ClusterServicer:
         self.api = api
         self.bookmark_interval = bookmark_interval
 
-    @_unary("Create")
-    async def Create(self, request: svc.CreateRequest, context) -> svc.CreateResponse:
+    async def Create(self, request: svc.CreateRequest, context) -> bytes:
         # A CreateResponse holding the stored object, assembled from its stored bytes (wire.py).
-        return wire.length_delimited(_CREATE_RESPONSE_OBJECT, await self.api.create_encoded(request.object))
+        # What _unary does, written out: every single create passes here.
+        if isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        try:
+            return wire.length_delimited(_CREATE_RESPONSE_OBJECT, await self.api.create_encoded(request.object))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # every error leaves as a status code, never a traceback
+            await _abort_for(context, exc, "Create")
 
     @_unary("Get")
     async def Get(self, request: svc.GetRequest, context) -> svc.GetResponse:

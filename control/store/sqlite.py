@@ -89,7 +89,7 @@ class _Batch:
 
     __slots__ = ("rows", "events", "waiters", "loop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.rows: list[Row] = []
         self.events: list[StoreEvent] = []
         self.waiters: list[asyncio.Future[None]] = []
@@ -127,6 +127,7 @@ class SqliteStore:
         self._committed = 0  # the last revision committed to disk and published
         self._compacted = 0
         self._batch: _Batch | None = None
+        self._lone = _Batch(None)  # a lone write's row and event, reused (see _write_now)
         self._flushing = False
         self._failed: BaseException | None = None
         self._closed = False
@@ -273,16 +274,21 @@ class SqliteStore:
     def _write_now(self, key: str, value: bytes | None, expected: int | None) -> KeyValue:
         """A lone write committed at once, in the loop: no batch to wait for, no hop through a
         flush task (what a single client's every create pays)."""
-        batch = _Batch(self._loop)
-        kv, _ = self._apply(key, value, expected, batch)
+        lone = self._lone  # no waiters: its lists are emptied once committed and published
+        kv, _ = self._apply(key, value, expected, lone)
         try:
-            self._commit(batch.rows)
+            self._commit(lone.rows)
         except BaseException as exc:  # the disk refused: stop taking writes
             log.error("store commit failed, refusing further writes: %s", exc)
             self._failed = exc
             raise StoreUnavailableError(key, f"store commit failed: {exc}") from exc
+        finally:
+            lone.rows.clear()
         self._committed = kv.mod_revision
-        self._history.publish(batch.events)
+        try:
+            self._history.publish(lone.events)
+        finally:
+            lone.events.clear()
         return kv
 
     def _apply(
