@@ -1,21 +1,23 @@
-"""The embedded store: one SQLite file (WAL) holding a revision log.
+"""The embedded store: one SQLite file (WAL) holding a revision log, fed through a journal.
 
 Writes are checked and given their revision at once, in the event loop (so conflicts are decided
-in one place, in order), then committed in group commits: while one transaction is syncing on
-the writer thread, the next batch gathers; without fsync, small batches and lone writes commit in
-the loop. A write's await returns only after its batch is committed, so an acknowledged write
-survives a kill -9; watchers see an event only after that. The process holds the file
-exclusively while it runs (locking_mode=EXCLUSIVE): one connection, used by one thread at a time.
+in one place, in order). A write is acknowledged once its record is in the acknowledgement
+journal (journal.py): appended, and with ``synchronous=FULL`` fsynced, in group commits (while one
+batch syncs on the sync thread, the next gathers; without fsync a lone write appends in its own
+call). So an acknowledged write survives a kill -9, and watchers see an event only after that.
+SQLite commits the journaled rows in large batches on the writer thread, which owns the
+connection; a journal segment is deleted once SQLite has all of it, and opening the store replays
+what SQLite lacks. The process holds the file exclusively while it runs
+(locking_mode=EXCLUSIVE), and opens the journal only after taking that lock.
 
 Tables:
     log(revision PK, key, value, create_revision, deleted)   every change; a delete row keeps
                                                               the last value
     meta(name PK, value)                                      'compacted' revision
 
-The log is the only thing a write touches: a commit appends to one B-tree (about one WAL page
-for a lone create, against 2.7 when an index of the live keys was kept beside it). The live keys
-are rebuilt from the log when the store opens, and the rows that compaction may drop (those a
-later write superseded, and tombstones) are remembered in memory as writes supersede them.
+The log is the only table a write touches. The live keys are rebuilt from the log when the store
+opens, and the rows that compaction may drop (those a later write superseded, and tombstones) are
+remembered in memory as writes supersede them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shoal.control.store.interface import (
     StoreEventType,
     WriteOp,
 )
+from shoal.control.store.journal import Journal
 from shoal.control.store.keyspace import Keyspace
 from shoal.control.store.superseded import SupersededRows
 
@@ -75,11 +78,15 @@ class StoreUnavailableError(StoreError):
 
 # How long opening waits for another process's lock on the file before refusing.
 OPEN_WAIT_SECONDS = 2.0
-# Batches of at most this many rows are committed on the event loop when commits do not fsync.
-INLINE_COMMIT_ROWS = 4
+# SQLite takes the journaled rows at most this often (seconds), or at once when this many wait.
+SQLITE_GATHER_SECONDS = 0.02
+SQLITE_BATCH_ROWS = 4096
+# When more rows than this wait for SQLite, new writes wait for it (it is behind the disk).
+SQLITE_MAX_PENDING_ROWS = 200_000
 # Loop iterations a batch may wait for more writers while other callbacks are ready. With 16
 # clients creating: 0 / 3 / 8 iterations gave 222 / 201 / 186 us of the loop thread per create
-# (0: about 1.9 rows per commit, 3: about 3.6); a lone writer never waits.
+# (0: about 1.9 rows per commit, 3: about 3.6; measured when batches were SQLite commits); a
+# lone writer never waits.
 GATHER_ITERATIONS = 8
 
 
@@ -119,25 +126,29 @@ class SqliteStore:
         self._synchronous = synchronous
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="shoal-sqlite-writer")
         self._wconn: sqlite3.Connection | None = None
+        stem = os.path.splitext(path)[0]
+        # Without fsync a record is acknowledged once written; with it, once fsynced, which the
+        # sync thread does while the next batch gathers.
+        self._fsync = synchronous.upper() not in ("NORMAL", "OFF")
+        self._journal = Journal(stem + ".journal", durable=self._fsync)
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix="shoal-journal-sync") if self._fsync else None
         self._keys = Keyspace()
         self._superseded = SupersededRows()
         self._compacting: asyncio.Lock | None = None
         self._history = EventHistory(history_events)
-        self._revision = 0  # the last revision given to a write (it may not be committed yet)
-        self._committed = 0  # the last revision committed to disk and published
+        self._revision = 0  # the last revision given to a write (it may not be acknowledged yet)
+        self._committed = 0  # the last revision acknowledged (journaled) and published
+        self._in_sqlite = 0  # the last revision SQLite has committed
         self._compacted = 0
         self._batch: _Batch | None = None
         self._lone = _Batch(None)  # a lone write's row and event, reused (see _write_now)
         self._flushing = False
+        self._to_sqlite: list[Row] = []  # acknowledged rows SQLite has not been handed yet
+        self._sqlite_task: asyncio.Task | None = None
+        self._sqlite_jobs: list[asyncio.Future] = []  # commits handed to the writer thread
         self._failed: BaseException | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Without an fsync a small commit costs less than handing it to the writer thread and
-        # back (about 45 us against 150 us here), so a lone writer is committed in the loop.
-        self._inline_rows = INLINE_COMMIT_ROWS if synchronous.upper() in ("NORMAL", "OFF") else 0
-        # Jobs the writer thread runs on the connection besides commits (compactions, reads of
-        # the log): while any is queued or running, commits go to that thread too, not the loop.
-        self._thread_jobs = 0
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -179,6 +190,7 @@ class SqliteStore:
         conn.executescript(DROP_CURRENT_INDEX)
         row = conn.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
         self._compacted = row[0] if row else 0
+        self._replay_journal(conn)
         # The live keys are each key's last row unless it is a tombstone; the rows before it
         # are what the next compaction may drop.
         keys, superseded = self._keys, self._superseded
@@ -195,7 +207,23 @@ class SqliteStore:
             else:
                 keys.put(KeyValue(key, value, create_rev, rev))
             last = rev
-        self._revision = self._committed = max(last, self._compacted)
+        self._revision = self._committed = self._in_sqlite = max(last, self._compacted)
+
+    def _replay_journal(self, conn: sqlite3.Connection) -> None:
+        """Commits the acknowledged writes SQLite lacks (the server stopped before it had them),
+        then starts the journal afresh."""
+        last = conn.execute("SELECT MAX(revision) FROM log").fetchone()[0] or 0
+        try:
+            rows, damage = self._journal.read_after(max(last, self._compacted))
+            if rows:
+                self._commit(rows)
+                log.info("store: %d acknowledged writes replayed from the journal (revisions %d-%d)",
+                         len(rows), rows[0][0], rows[-1][0])
+            if damage:
+                log.warning("store: journal replay ended early: %s", damage)
+            self._journal.remove_all()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(self.path, f"cannot replay the journal {self._journal.directory}: {exc}") from exc
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -265,31 +293,38 @@ class SqliteStore:
     def _lone_writer(self) -> bool:
         """Whether no other write could join a group commit now: none gathering or committing,
         nothing else ready to run in this loop iteration (asyncio's ready queue; a loop without
-        one never takes this path), commits without fsync, no compaction holding the file."""
-        if not self._inline_rows or self._flushing or self._batch is not None or self._thread_jobs:
+        one never takes this path), acknowledgement without fsync, SQLite keeping up."""
+        if self._fsync or self._flushing or self._batch is not None \
+                or len(self._to_sqlite) > SQLITE_MAX_PENDING_ROWS:
             return False
         ready = getattr(self._loop, "_ready", None)
         return ready is not None and not ready
 
     def _write_now(self, key: str, value: bytes | None, expected: int | None) -> KeyValue:
-        """A lone write committed at once, in the loop: no batch to wait for, no hop through a
+        """A lone write journaled at once, in the loop: no batch to wait for, no hop through a
         flush task (what a single client's every create pays)."""
-        lone = self._lone  # no waiters: its lists are emptied once committed and published
+        lone = self._lone  # no waiters: its lists are emptied once journaled and published
         kv, _ = self._apply(key, value, expected, lone)
         try:
-            self._commit(lone.rows)
+            self._journal.append(lone.rows)
         except BaseException as exc:  # the disk refused: stop taking writes
-            log.error("store commit failed, refusing further writes: %s", exc)
-            self._failed = exc
-            raise StoreUnavailableError(key, f"store commit failed: {exc}") from exc
-        finally:
             lone.rows.clear()
+            lone.events.clear()
+            self._fail(exc)
+            raise StoreUnavailableError(key, f"store commit failed: {exc}") from exc
         self._committed = kv.mod_revision
+        self._hand_to_sqlite(lone.rows)
+        lone.rows.clear()
         try:
             self._history.publish(lone.events)
         finally:
             lone.events.clear()
         return kv
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failed is None:
+            log.error("store commit failed, refusing further writes: %s", exc)
+            self._failed = exc
 
     def _apply(
         self, key: str, value: bytes | None, expected: int | None, batch: _Batch | None = None
@@ -349,34 +384,92 @@ class SqliteStore:
             while self._batch is not None:
                 # Let every writer already runnable in this loop iteration join the batch, and
                 # while the loop has more callbacks ready (requests gRPC has just delivered), a
-                # few iterations more: larger batches, fewer transactions under load.
+                # few iterations more: larger batches, fewer appends (and fsyncs) under load.
                 await asyncio.sleep(0)
                 for _ in range(GATHER_ITERATIONS):
                     if not getattr(loop, "_ready", None):
                         break
                     await asyncio.sleep(0)
+                while len(self._to_sqlite) > SQLITE_MAX_PENDING_ROWS and self._failed is None:
+                    await self._wait_for_sqlite()  # SQLite is behind the journal: let it catch up
                 batch, self._batch = self._batch, None
                 try:
-                    # The writer thread owns the connection while a compaction or read runs there.
-                    if len(batch.rows) <= self._inline_rows and not self._thread_jobs:
-                        self._commit(batch.rows)
-                    else:
-                        await loop.run_in_executor(self._writer, self._commit, batch.rows)
+                    if self._failed is not None:
+                        raise self._failed
+                    self._journal.append(batch.rows)
+                    if self._syncer is not None:
+                        await loop.run_in_executor(self._syncer, self._journal.sync)
                 except BaseException as exc:  # the disk refused: stop taking writes
-                    log.error("store commit failed, refusing further writes: %s", exc)
-                    self._failed = exc
+                    self._fail(exc)
                     batch.failed(f"store commit failed: {exc}")
                     if self._batch is not None:
                         self._batch.failed("store commit failed")
                         self._batch = None
                     return
                 self._committed = batch.events[-1].revision
+                self._hand_to_sqlite(batch.rows)
                 self._history.publish(batch.events)
                 batch.committed()
         finally:
             self._flushing = False
 
+    # -- into SQLite -------------------------------------------------------------------------
+
+    def _hand_to_sqlite(self, rows: list[Row]) -> None:
+        """Queues acknowledged rows for SQLite's next batch."""
+        self._to_sqlite.extend(rows)
+        if self._sqlite_task is None:
+            self._sqlite_task = self._loop.create_task(self._sqlite_loop())
+
+    async def _sqlite_loop(self) -> None:
+        """Commits the queued rows in batches: at most one commit per SQLITE_GATHER_SECONDS
+        unless SQLITE_BATCH_ROWS are waiting."""
+        try:
+            while self._to_sqlite and self._failed is None:
+                if len(self._to_sqlite) < SQLITE_BATCH_ROWS and not self._closed:
+                    await asyncio.sleep(SQLITE_GATHER_SECONDS)
+                await asyncio.wait([self._submit_to_sqlite()])  # a failure is _sqlite_committed's
+        finally:
+            self._sqlite_task = None
+
+    def _submit_to_sqlite(self) -> asyncio.Future:
+        """Hands every queued row to the writer thread (commits run there in the order handed
+        over); the future resolves once they are committed."""
+        rows, self._to_sqlite = self._to_sqlite, []
+        if not rows:
+            done = self._loop.create_future()
+            done.set_result(None)
+            return done
+        job = asyncio.wrap_future(self._writer.submit(self._commit, rows), loop=self._loop)
+        self._sqlite_jobs.append(job)
+        job.add_done_callback(lambda j, last=rows[-1][0]: self._sqlite_committed(j, last))
+        return job
+
+    def _sqlite_committed(self, job: asyncio.Future, last: int) -> None:
+        self._sqlite_jobs.remove(job)
+        if job.cancelled():
+            return
+        exc = job.exception()
+        if exc is not None:  # the journal still holds them; a restart replays them
+            self._fail(exc)
+        if self._failed is not None:  # a later commit must not release rows an earlier one lacks
+            return
+        self._in_sqlite = max(self._in_sqlite, last)
+        try:
+            self._journal.release_through(self._in_sqlite)
+        except OSError as err:
+            log.warning("store: cannot delete a journal segment SQLite has: %s", err)
+
+    async def _wait_for_sqlite(self) -> None:
+        """Until the oldest commit handed to SQLite is done (handing the queue over if none is
+        in flight); its failure is _sqlite_committed's to record."""
+        if not self._sqlite_jobs:
+            self._submit_to_sqlite()
+        if self._sqlite_jobs:
+            await asyncio.wait([self._sqlite_jobs[0]])
+
     def _commit(self, rows: list[Row]) -> None:
+        """On the writer thread: one transaction appending ``rows`` to the log."""
         conn = self._wconn
         assert conn is not None
         if len(rows) == 1:
@@ -458,16 +551,11 @@ class SqliteStore:
         return events
 
     async def _on_writer_thread(self, fn, *args):
-        """fn(*args) on the writer thread, which owns the connection until fn has returned (even
-        if the caller is cancelled meanwhile): commits queue behind it there, none runs in the loop."""
-        loop = asyncio.get_running_loop()
-        self._thread_jobs += 1
-        job = self._writer.submit(fn, *args)
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._thread_job_done))
-        return await asyncio.wrap_future(job)
-
-    def _thread_job_done(self) -> None:
-        self._thread_jobs -= 1
+        """fn(*args) on the writer thread, which owns the connection, after every row
+        acknowledged so far is committed there (it runs jobs in the order handed over)."""
+        if self._to_sqlite:
+            self._submit_to_sqlite()
+        return await asyncio.wrap_future(self._writer.submit(fn, *args))
 
     def _read_rows(self, start: int, stop: int) -> list[Row]:
         assert self._wconn is not None
@@ -504,12 +592,30 @@ class SqliteStore:
             raise
 
     async def close(self) -> None:
-        """Waits for queued writes to commit, then closes the file."""
+        """Waits for queued writes to be acknowledged and committed to SQLite, then closes the
+        file; the journal is emptied (SQLite has everything) unless a commit failed."""
         while self._batch is not None or self._flushing:
             await asyncio.sleep(0.005)
         self._closed = True
         self._history.wake_all()
+        if self._failed is None and self._to_sqlite:
+            self._submit_to_sqlite()
+        if self._sqlite_jobs:
+            await asyncio.gather(*(asyncio.shield(j) for j in list(self._sqlite_jobs)), return_exceptions=True)
+        if self._sqlite_task is not None:
+            self._sqlite_task.cancel()
+            await asyncio.gather(self._sqlite_task, return_exceptions=True)
         loop = asyncio.get_running_loop()
         if self._wconn is not None:
-            await loop.run_in_executor(self._writer, self._wconn.close)
+            await loop.run_in_executor(self._writer, self._close_sync)
         self._writer.shutdown(wait=True)
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        assert self._wconn is not None
+        if self._failed is None and not self._to_sqlite:
+            self._journal.remove_all()  # SQLite has every acknowledged write
+        else:
+            self._journal.close()  # what SQLite lacks is replayed when the store opens again
+        self._wconn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -234,30 +235,41 @@ def test_a_cancelled_writer_leaves_its_batch_to_commit_for_the_others(path, sync
     run(scenario())
 
 
-def test_a_lone_write_commits_at_once_and_concurrent_ones_share_a_commit(path, monkeypatch):
-    """Without fsync, a write with nothing else ready to run commits in its own call (one
-    transaction, no flush task); writes arriving together still share one group commit."""
+def test_a_lone_write_is_journaled_at_once_and_concurrent_ones_share_an_append(path, monkeypatch):
+    """Without fsync, a write with nothing else ready to run is journaled in its own call (one
+    append, no flush task); writes arriving together share one append; SQLite takes them in
+    batches."""
+    from shoal.control.store.journal import Journal
+
+    appends: list[int] = []
     commits: list[int] = []
-    original = SqliteStore._commit
+    append, commit = Journal.append, SqliteStore._commit
 
-    def counting(self, rows):
+    def counting_append(self, rows):
+        appends.append(len(rows))
+        return append(self, rows)
+
+    def counting_commit(self, rows):
         commits.append(len(rows))
-        return original(self, rows)
+        return commit(self, rows)
 
-    monkeypatch.setattr(SqliteStore, "_commit", counting)
+    monkeypatch.setattr(Journal, "append", counting_append)
+    monkeypatch.setattr(SqliteStore, "_commit", counting_commit)
 
     async def scenario():
         store = await SqliteStore.open(path, synchronous="NORMAL")
+        appends.clear()
         commits.clear()
         for i in range(5):
             kv = await store.create(f"/k/lone-{i}", b"v")
             assert store.committed_revision == kv.mod_revision  # durable and published on return
-        assert commits == [1] * 5
+        assert appends == [1] * 5
         assert not store._flushing
-        commits.clear()
+        appends.clear()
         await asyncio.gather(*(store.create(f"/k/group-{i}", b"v") for i in range(16)))
-        assert sum(commits) == 16 and len(commits) < 16
+        assert sum(appends) == 16 and len(appends) < 16
         await store.close()
+        assert sum(commits) == 21 and len(commits) < 21, commits
         store = await SqliteStore.open(path)
         assert len((await store.list("/k/"))[0]) == 21
         await store.close()
@@ -266,21 +278,61 @@ def test_a_lone_write_commits_at_once_and_concurrent_ones_share_a_commit(path, m
 
 
 def test_a_lone_write_the_disk_refuses_fails_the_store(path, monkeypatch):
+    from shoal.control.store.journal import Journal
     from shoal.control.store.sqlite import StoreUnavailableError
 
     async def scenario():
         store = await SqliteStore.open(path, synchronous="NORMAL")
+        await store.create("/k/kept", b"v")
 
-        def refuse(rows):
+        def refuse(self, rows):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(store, "_commit", refuse)
+        monkeypatch.setattr(Journal, "append", refuse)
         with pytest.raises(StoreUnavailableError, match="store commit failed"):
             await store.create("/k/a", b"v")
         with pytest.raises(StoreUnavailableError, match="store unavailable"):
             await store.create("/k/b", b"v")
         monkeypatch.undo()
         await store.close()
+        store = await SqliteStore.open(path)
+        assert [kv.key for kv in (await store.list("/k/"))[0]] == ["/k/kept"]
+        await store.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_acknowledged_writes_sqlite_refused_are_replayed_from_the_journal(path, monkeypatch, synchronous):
+    """SQLite failing to commit fails the store, but what was acknowledged stays in the journal
+    and is in SQLite once the store opens again."""
+    from shoal.control.store.sqlite import StoreUnavailableError
+
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous=synchronous)
+        await store.create("/k/a", b"1")
+        await store._submit_to_sqlite()
+
+        def refuse(rows):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(store, "_commit", refuse)
+        acked = [await store.create(f"/k/{i}", b"v") for i in range(5)]
+        acked.append(await store.update("/k/a", b"2"))
+        acked.append(await store.delete("/k/0"))
+        with pytest.raises(StoreUnavailableError):
+            for i in range(100):  # the next SQLite batch fails, then writes are refused
+                await asyncio.gather(store._submit_to_sqlite(), return_exceptions=True)
+                await store.create(f"/k/late-{i}", b"v")
+        monkeypatch.undo()
+        await store.close()
+        assert acked[-1].mod_revision == 8
+        store = await SqliteStore.open(path, synchronous=synchronous)
+        assert store.revision == 8
+        assert [(kv.key, kv.value) for kv in (await store.list("/k/"))[0]] == [
+            ("/k/1", b"v"), ("/k/2", b"v"), ("/k/3", b"v"), ("/k/4", b"v"), ("/k/a", b"2")]
+        await store.close()
+        assert not os.listdir(os.path.splitext(path)[0] + ".journal"), "an orderly close empties the journal"
 
     run(scenario())
 
@@ -423,3 +475,41 @@ def test_a_file_with_the_old_live_key_index_opens_and_drops_it(path):
     with closing(sqlite3.connect(path)) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "current" not in names and "log_put" not in names
+
+
+def test_writers_wait_for_sqlite_when_it_falls_far_behind_the_journal(path, monkeypatch):
+    """With SQLite slow and the backlog capped, writes still complete (they wait for SQLite
+    instead of queueing without bound) and every one of them reaches SQLite."""
+    import time
+
+    from shoal.control.store import sqlite as sq
+
+    monkeypatch.setattr(sq, "SQLITE_MAX_PENDING_ROWS", 5)
+    monkeypatch.setattr(sq, "SQLITE_BATCH_ROWS", 3)
+    commit = SqliteStore._commit
+    backlog: list[int] = []
+
+    def slow_commit(self, rows):
+        time.sleep(0.01)
+        return commit(self, rows)
+
+    monkeypatch.setattr(SqliteStore, "_commit", slow_commit)
+
+    async def scenario():
+        store = await SqliteStore.open(path, synchronous="NORMAL")
+
+        async def writer(w):
+            for i in range(20):
+                await store.create(f"/k/{w}-{i}", b"v")
+                backlog.append(len(store._to_sqlite))
+
+        await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(8))), 60)
+        await store.close()
+
+    run(scenario())
+    assert max(backlog) <= 5 + 8, backlog  # the cap, and one batch of the eight writers
+    from contextlib import closing
+    import sqlite3
+
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 160

@@ -1,0 +1,172 @@
+"""The acknowledgement journal: acknowledged writes that SQLite has not committed yet.
+
+A write is acknowledged once its record is in the journal: written to the file (the OS holds it
+through a kill -9 of the server), and with ``--sync FULL`` also fsynced. SQLite then commits the
+records in large batches off the event loop, and a segment of the journal is deleted once every
+record in it is in SQLite. Opening the store replays what SQLite lacks. (etcd keeps its WAL in
+front of bbolt the same way.) A lone write thus costs one small append, not a SQLite transaction
+that rewrites a 4 KiB page.
+
+Layout: a directory of segments named by the first revision they hold, each a sequence of
+records ``length u32 | crc32 u32 | payload`` with payload ``revision u64 | create_revision u64 |
+deleted u8 | key length u32 | key | value``. A record that is cut short or fails its checksum ends
+the replay (a write torn by power loss was never acknowledged under ``--sync FULL``).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Iterable
+
+# (revision, key, value, create_revision, deleted): a row of the store's log
+Row = tuple[int, str, bytes, int, int]
+
+SEGMENT_SUFFIX = ".journal"
+# A segment takes new records until it is this large; then the next begins.
+SEGMENT_BYTES = 16 << 20
+
+_HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
+_FIXED = struct.Struct("<QQBI")  # revision, create_revision, deleted, key length
+
+
+def encode(rows: Iterable[Row]) -> bytes:
+    parts = []
+    pack_fixed, pack_header, crc = _FIXED.pack, _HEADER.pack, zlib.crc32
+    for revision, key, value, create_revision, deleted in rows:
+        k = key.encode()
+        payload = b"".join((pack_fixed(revision, create_revision, deleted, len(k)), k, value))
+        parts.append(pack_header(len(payload), crc(payload)))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def decode(data: bytes) -> tuple[list[Row], str | None]:
+    """The records in ``data`` up to the first damaged one; (rows, what was damaged or None)."""
+    rows: list[Row] = []
+    offset, end = 0, len(data)
+    while offset < end:
+        if end - offset < _HEADER.size:
+            return rows, f"a record header cut short at byte {offset}"
+        length, checksum = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        payload = data[start:start + length]
+        if len(payload) < length or length < _FIXED.size:
+            return rows, f"a record cut short at byte {offset}"
+        if zlib.crc32(payload) != checksum:
+            return rows, f"a record failing its checksum at byte {offset}"
+        revision, create_revision, deleted, key_length = _FIXED.unpack_from(payload)
+        key_end = _FIXED.size + key_length
+        rows.append((revision, payload[_FIXED.size:key_end].decode(), payload[key_end:], create_revision, deleted))
+        offset = start + length
+    return rows, None
+
+
+@dataclass
+class _Segment:
+    path: str
+    first: int
+    last: int  # the newest revision written to it (first - 1 while empty)
+
+
+class Journal:
+    """Segments in ``directory``; one process appends (the store holds its SQLite file
+    exclusively before it opens the journal)."""
+
+    def __init__(self, directory: str, *, segment_bytes: int = SEGMENT_BYTES, durable: bool = False) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.durable = durable  # fsync the directory when a segment is created (--sync FULL)
+        self._segments: list[_Segment] = []
+        self._fd = -1
+        self._size = 0
+        self._new_directory_entry = False
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def segment_paths(self) -> list[tuple[int, str]]:
+        """(first revision, path) of the segments on disk, oldest first."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            stem = name[: -len(SEGMENT_SUFFIX)]
+            if name.endswith(SEGMENT_SUFFIX) and stem.isdigit():
+                found.append((int(stem), os.path.join(self.directory, name)))
+        return sorted(found)
+
+    def read_after(self, revision: int) -> tuple[list[Row], str | None]:
+        """The records after ``revision``, in order and without gaps; (rows, a note on what
+        ended the replay early, or None)."""
+        rows: list[Row] = []
+        expected = revision + 1
+        for _, path in self.segment_paths():
+            with open(path, "rb") as f:
+                found, damage = decode(f.read())
+            for row in found:
+                if row[0] < expected:
+                    continue  # already in SQLite
+                if row[0] != expected:
+                    return rows, f"{path}: revision {row[0]} follows {expected - 1}; the rest is ignored"
+                rows.append(row)
+                expected += 1
+            if damage:
+                return rows, f"{path}: {damage}; the rest is ignored"
+        return rows, None
+
+    def remove_all(self) -> None:
+        """Deletes every segment (all of them are in SQLite)."""
+        self.close()
+        for _, path in self.segment_paths():
+            os.unlink(path)
+        self._segments.clear()
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(self, rows: list[Row]) -> None:
+        """Writes ``rows`` (consecutive revisions, after every row written before) in one
+        write. Raises OSError when the disk refuses."""
+        if self._fd < 0 or self._size >= self.segment_bytes:
+            self._start_segment(rows[0][0])
+        data = encode(rows)
+        written = os.write(self._fd, data)
+        while written < len(data):  # a short write (a full disk says so with an error next)
+            written += os.write(self._fd, data[written:])
+        self._size += len(data)
+        self._segments[-1].last = rows[-1][0]
+
+    def sync(self) -> None:
+        """fsync of what was appended (and of the directory entry of a new segment)."""
+        if self._fd >= 0:
+            os.fdatasync(self._fd)
+        if self._new_directory_entry:
+            fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._new_directory_entry = False
+
+    def _start_segment(self, first: int) -> None:
+        self.close()
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"{first:020d}{SEGMENT_SUFFIX}")
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._size = 0
+        self._segments.append(_Segment(path, first, first - 1))
+        self._new_directory_entry = self.durable
+
+    def release_through(self, revision: int) -> None:
+        """Deletes the segments, but the one being written, whose records are all at or below
+        ``revision`` (committed to SQLite)."""
+        while len(self._segments) > 1 and self._segments[0].last <= revision:
+            os.unlink(self._segments.pop(0).path)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
