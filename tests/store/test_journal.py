@@ -55,12 +55,12 @@ def test_a_torn_or_flipped_record_ends_the_rows_at_the_one_before_it(spec, data)
 
 
 def test_segments_roll_and_go_once_sqlite_has_them(tmp_path):
-    j = Journal(str(tmp_path / "j"), segment_bytes=1000)
+    j = Journal(str(tmp_path / "j"), segment_bytes=4096)
     for rev in range(1, 41):
-        j.append([(rev, f"/k/{rev}", b"x" * 100, rev, 0)])
+        j.append([(rev, f"/k/{rev}", b"x" * 1000, rev, 0)])
     firsts = [first for first, _ in j.segment_paths()]
     assert len(firsts) > 3 and firsts[0] == 1
-    assert j.read_after(0) == ([(r, f"/k/{r}", b"x" * 100, r, 0) for r in range(1, 41)], None)
+    assert j.read_after(0) == ([(r, f"/k/{r}", b"x" * 1000, r, 0) for r in range(1, 41)], None)
     assert [r[0] for r in j.read_after(25)[0]] == list(range(26, 41))
     j.release_through(firsts[2] - 1)  # the first two segments are wholly in SQLite
     assert [first for first, _ in j.segment_paths()] == firsts[2:]
@@ -68,6 +68,34 @@ def test_segments_roll_and_go_once_sqlite_has_them(tmp_path):
     assert [first for first, _ in j.segment_paths()] == firsts[-1:]
     j.remove_all()
     assert j.segment_paths() == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows_strategy, st.integers(1, 5))
+def test_a_segment_holds_the_records_encode_writes_then_zeros(tmp_path_factory, spec, batches):
+    """append writes records exactly as encode() spells them, in place in the mapped segment."""
+    directory = tmp_path_factory.mktemp("j")
+    j = Journal(str(directory))
+    rows = _rows(spec)
+    step = -(-len(rows) // batches)
+    for i in range(0, len(rows), step):
+        j.append(rows[i:i + step])
+    j.sync()
+    [(first, path)] = j.segment_paths()
+    with open(path, "rb") as f:
+        data = f.read()
+    encoded = journal.encode(rows)
+    assert first == 1 and data[:len(encoded)] == encoded and not data[len(encoded):].strip(b"\0")
+    j.close()
+
+
+def test_a_record_larger_than_a_segment_gets_a_segment_of_its_own(tmp_path):
+    j = Journal(str(tmp_path / "j"), segment_bytes=4096)
+    rows = [(1, "/k/a", b"a", 1, 0), (2, "/k/big", b"b" * 10_000, 2, 0), (3, "/k/c", b"c", 3, 0)]
+    j.append(rows)
+    assert [first for first, _ in j.segment_paths()] == [1, 2]  # the second sized for the big one
+    assert j.read_after(0) == (rows, None)
+    j.close()
 
 
 def test_replay_stops_at_a_gap_in_revisions(tmp_path):
