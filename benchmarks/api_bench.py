@@ -42,6 +42,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# spec.schedulerName of the bench's pods: "" is the default scheduler's (--scheduler-name).
+SCHEDULER_NAME = ""
+
+
 def make_pod(name: str, namespace: str = "default") -> Object:
     pod = Pod()
     pod.metadata.name = name
@@ -52,6 +56,8 @@ def make_pod(name: str, namespace: str = "default") -> Object:
     c.image = "registry.local/pause:3.9"
     c.resources.requests["cpu"] = "100m"
     c.resources.requests["memory"] = "128Mi"
+    if SCHEDULER_NAME:
+        pod.spec.scheduler_name = SCHEDULER_NAME
     return Object(pod=pod)
 
 
@@ -240,7 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watch-runs", type=int, default=3, help="watch fan-out runs (the median is reported)")
     parser.add_argument("--out", default="")
     parser.add_argument("--server-arg", action="append", default=[], help="extra flag for shoal server")
+    parser.add_argument("--scheduler-name", default="",
+                        help="spec.schedulerName of the pods: another scheduler's name lets a full server "
+                             "(controllers and scheduler running) leave them alone, so only the API's work "
+                             "is measured; by default the server's own scheduler tries each pod")
     args = parser.parse_args(argv)
+    global SCHEDULER_NAME
+    SCHEDULER_NAME = args.scheduler_name
 
     result: dict = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}",

@@ -28,9 +28,9 @@ import numpy as np
 
 from .podinfo import PodInfo
 from .scheduler import Scheduler
-from .solver import checker, cpsat
+from .solver import checker
 from .solver.greedy import best_greedy
-from .solver.problem import Gang, Objective, PlacementProblem, evaluate
+from .solver.problem import DEFAULT_TIME_LIMIT, Gang, Objective, PlacementProblem, evaluate
 from .solver.result import SolverResult, explain_unplaced
 from .solver_bridge import (
     commit_verified,
@@ -134,9 +134,10 @@ def kube_greedy(scheduler: Scheduler, pods: Sequence[PodInfo], gangs: Sequence[G
 
 
 def place_batch(scheduler: Scheduler, pods: Sequence[PodInfo], gangs: Sequence[GangSpec] = (),
-                objective: Objective = "nodes", time_limit: float = cpsat.DEFAULT_TIME_LIMIT,
+                objective: Objective = "nodes", time_limit: float = DEFAULT_TIME_LIMIT,
                 workers: int | None = None, kube_hint: bool = True) -> BatchPlacement:
     """Place `pods` (with `gangs` among them) by CP-SAT; see the module docstring."""
+    from .solver import cpsat  # OR-Tools loads on the first batch, not with the scheduler
     snapshot = scheduler.snapshot
     nodes = np.full(len(pods), -1, np.int64)
     chosen, solver_gangs = _eligible_sets(pods, gangs)

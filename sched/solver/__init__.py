@@ -8,9 +8,9 @@ bin packing solver and an independent checker. See README.md.
 from __future__ import annotations
 
 from .checker import assert_feasible, check
-from .cpsat import DEFAULT_TIME_LIMIT, solve
 from .greedy import best_greedy, first_fit_decreasing, one_at_a_time
 from .problem import (
+    DEFAULT_TIME_LIMIT,
     OBJECTIVES,
     AntiAffinity,
     Gang,
@@ -41,3 +41,13 @@ __all__ = [
     "one_at_a_time",
     "solve",
 ]
+
+
+def __getattr__(name: str):
+    # CP-SAT (OR-Tools, which loads pandas: about 50 MB) is imported when first asked for, so a
+    # scheduler that never solves a batch or gang does not carry it.
+    if name == "solve":
+        from .cpsat import solve
+
+        return solve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -41,6 +41,7 @@ from ortools.sat.python import cp_model
 
 from .greedy import best_greedy, pod_sizes
 from .problem import (
+    DEFAULT_TIME_LIMIT,
     OBJECTIVES,
     Objective,
     PlacementProblem,
@@ -49,7 +50,6 @@ from .problem import (
 )
 from .result import SolverResult, explain_unplaced
 
-DEFAULT_TIME_LIMIT = 5.0
 # Beyond this many (pod, node) pairs the model takes longer to build than a batch may wait:
 # the greedy answer is returned (the scheduler should cut the batch or the nodes first).
 DEFAULT_MAX_PAIRS = 400_000

@@ -32,6 +32,10 @@ from typing import Literal
 
 import numpy as np
 
+# Seconds CP-SAT searches by default (here, not in cpsat.py, so callers can name it without
+# loading OR-Tools).
+DEFAULT_TIME_LIMIT = 5.0
+
 Objective = Literal["nodes", "priority", "balanced", "disruption"]
 OBJECTIVES: tuple[Objective, ...] = ("nodes", "priority", "balanced", "disruption")
 
