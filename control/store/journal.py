@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
-# (revision, key, value, create_revision, deleted): a row of the store's log
+# A row of the store's log: (revision, key, value, create_revision, deleted)
 Row = tuple[int, str, bytes, int, int]
 
 SEGMENT_SUFFIX = ".journal"

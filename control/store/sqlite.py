@@ -41,7 +41,7 @@ from shoal.control.store.interface import (
     StoreEventType,
     WriteOp,
 )
-from shoal.control.store.journal import Journal
+from shoal.control.store.journal import Journal, Row
 from shoal.control.store.keyspace import Keyspace
 from shoal.control.store.superseded import SupersededRows
 
@@ -68,9 +68,6 @@ DROP TABLE IF EXISTS current;
 
 INSERT_LOG = "INSERT INTO log (revision, key, value, create_revision, deleted) VALUES (?,?,?,?,?)"
 
-# A row of the log as the writer thread commits it: (revision, key, value, create_revision, deleted)
-Row = tuple[int, str, bytes, int, int]
-
 
 class StoreUnavailableError(StoreError):
     """The disk refused a commit; the store takes no more writes until restarted."""
@@ -81,7 +78,7 @@ OPEN_WAIT_SECONDS = 2.0
 # SQLite takes the journaled rows at most this often (seconds), or at once when this many wait.
 SQLITE_GATHER_SECONDS = 0.02
 SQLITE_BATCH_ROWS = 4096
-# When more rows than this wait for SQLite, new writes wait for it (it is behind the disk).
+# When more rows than this wait for SQLite, new writes wait for it (it is behind the journal).
 SQLITE_MAX_PENDING_ROWS = 200_000
 # Loop iterations a batch may wait for more writers while other callbacks are ready. With 16
 # clients creating: 0 / 3 / 8 iterations gave 222 / 201 / 186 us of the loop thread per create
