@@ -147,6 +147,8 @@ class Journal:
     def append(self, rows: list[Row]) -> None:
         """Writes ``rows`` (consecutive revisions, after every row written before). Raises
         OSError when the disk refuses a new segment."""
+        if not rows:
+            return
         pack_header, pack_fixed, crc32 = _HEADER.pack_into, _FIXED.pack_into, zlib.crc32
         header_size, fixed_size = _HEADER.size, _FIXED.size
         for revision, key, value, create_revision, deleted in rows:
