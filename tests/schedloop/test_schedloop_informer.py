@@ -83,3 +83,40 @@ def test_a_compacted_revision_means_listing_again():
     seen = run_informer(client, lambda s: len(s) >= 4)
     assert seen == [("ADDED", "a"), ("ADDED", "b"), ("DELETED", "b"), ("MODIFIED", "a")]
     assert client.watched_from == ["10", "20"]
+
+
+def test_the_informer_holds_copies_not_parts_of_the_responses():
+    """A part of a response would keep the whole response's memory alive for as long as it is
+    held; the informer holds copies (the responses changed afterwards leave them alone)."""
+    a, b = pod_msg("a"), pod_msg("b")
+    responses = []
+
+    class KeepingClient(FakeClient):
+        async def list(self, *args, **kwargs):
+            resp = await super().list(*args, **kwargs)
+            responses.append(resp)
+            return resp
+
+        async def watch(self, *args, **kwargs):
+            async for resp in super().watch(*args, **kwargs):
+                responses.append(resp)
+                yield resp
+
+    held = {}
+
+    async def go():
+        client = KeepingClient([(10, [with_rv(a, 8)])], [[(svc.EVENT_TYPE_ADDED, with_rv(b, 12))]])
+        informer = Informer(client, "Pod", lambda changes: held.update((o.metadata.name, o) for _, o in changes))
+        task = asyncio.create_task(informer.run())
+        for _ in range(200):
+            if len(held) == 2:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+    assert sorted(held) == ["a", "b"]
+    responses[0].items[0].pod.metadata.labels["touched"] = "yes"
+    responses[1].events[0].object.pod.metadata.labels["touched"] = "yes"
+    assert all("touched" not in o.metadata.labels for o in held.values())
