@@ -43,8 +43,10 @@ def test_up_runs_busybox_from_the_seeded_mirror_and_down_stops_everything(tmp_pa
         with ClusterClient(listen) as api:
             names = sorted(n.metadata.name for n in api.list_items("Node"))
             assert names == sorted([host, "hollow-0", "hollow-1", "hollow-2"])
-            api.create(make_pod("web", image="busybox:1.35", command=["httpd", "-f", "-p", "80", "-h", "/var/www"]))
-            api.bind("web", host, "default")
+            web = make_pod("web", image="busybox:1.35", command=["httpd", "-f", "-p", "80", "-h", "/var/www"])
+            web.spec.node_selector["kubernetes.io/hostname"] = host  # the real node, not a hollow one
+            api.create(web)  # `shoal up`'s scheduler binds it
+            wait_for(lambda: api.get("Pod", "web", "default").spec.node_name == host, 30, what="web bound to " + host)
             st = wait_for(lambda: (s := api.get("Pod", "web", "default").status).container_statuses
                           and s.container_statuses[0].ready and s, 30, what="web ready")
             assert urllib.request.urlopen(f"http://{st.pod_ip}/", timeout=5).read() == b"hello from shoal\n"
