@@ -45,7 +45,6 @@ __all__ = [
     "from_proto_json",
     "to_manifest",
     "unwrap",
-    "unwrap_copy",
     "wrap",
 ]
 
@@ -186,17 +185,6 @@ def unwrap(obj: Object) -> tuple[KindInfo, Message]:
             "the Object holds no kind (empty, or a kind this server does not know)"
         )
     return _BY_FIELD[which], getattr(obj, which)
-
-
-def unwrap_copy(obj: Object) -> Message:
-    """The message an Object envelope carries, copied into memory of its own. A sub-message
-    keeps its whole top-level message alive while it is held (upb allocates a message and all
-    its parts in one arena), so an object kept from a watch or list response would keep every
-    other object of that response with it: caches copy what they keep."""
-    info, msg = unwrap(obj)
-    own = info.message()
-    own.CopyFrom(msg)
-    return own
 
 
 def to_manifest(obj: Object | Message) -> dict[str, Any]:

@@ -233,7 +233,7 @@ class Informer:
             # Watching from the first page's revision replays whatever changed while the later
             # pages were read; the cache's revision check makes the replay harmless.
             revision = revision or resp.resource_version
-            items.extend(kinds.unwrap_copy(o) for o in resp.items)
+            items.extend(kinds.unwrap(o)[1] for o in resp.items)
             token = resp.continue_token
             if not token:
                 break
@@ -254,7 +254,7 @@ class Informer:
             self.resource_version = event.resource_version
         if event.type == svc.EVENT_TYPE_BOOKMARK or not event.HasField("object"):
             return
-        obj = kinds.unwrap_copy(event.object)
+        obj = kinds.unwrap(event.object)[1]
         if event.type == svc.EVENT_TYPE_DELETED:
             old = self.cache.remove(obj)
             if old is not None:

@@ -84,7 +84,7 @@ class Informer:
         while True:
             resp = await self.client.list(self.kind, limit=self.page_size, continue_token=token)
             revision = revision or resp.resource_version
-            items.extend(kinds.unwrap_copy(o) for o in resp.items)
+            items.extend(kinds.unwrap(o)[1] for o in resp.items)
             token = resp.continue_token
             if not token:
                 break
@@ -110,7 +110,7 @@ class Informer:
                     self.resource_version = event.resource_version
                 if event.type == svc.EVENT_TYPE_BOOKMARK or not event.HasField("object"):
                     continue
-                obj = kinds.unwrap_copy(event.object)
+                obj = kinds.unwrap(event.object)[1]
                 key = object_key(obj)
                 old = self.objects.get(key)
                 if old is not None:

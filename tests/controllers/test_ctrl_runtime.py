@@ -303,27 +303,3 @@ def test_events_past_their_ttl_expire():
     fresh.first_timestamp.CopyFrom(timestamp(NOW - 90_000))
     fresh.last_timestamp.CopyFrom(timestamp(NOW - 10))
     assert [d.name for d in expired_events([old, fresh], NOW, 86_400)] == ["old"]
-
-
-def test_informer_keeps_copies_not_parts_of_the_responses():
-    """A part of a response would keep the whole response's memory alive for as long as the
-    cache holds it; the cache holds copies (the responses changed afterwards leave it alone)."""
-    a, b = pod("a"), pod("b")
-    page = _page([_rv(a, 3)], 5)
-    event = _event(svc.EVENT_TYPE_ADDED, b, 7)
-    client = FakeClient(lists=[page], watches=[[event]])
-    informer = Informer(client, "Pod")
-
-    async def scenario():
-        task = asyncio.create_task(informer.run())
-        await asyncio.wait_for(informer.synced.wait(), 1)
-        while "default/b" not in informer.cache.keys():
-            await asyncio.sleep(0.01)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    run(scenario())
-    page.items[0].pod.metadata.labels["touched"] = "yes"
-    event.events[0].object.pod.metadata.labels["touched"] = "yes"
-    for key in ("default/a", "default/b"):
-        assert "touched" not in informer.cache.get(key).metadata.labels
