@@ -87,6 +87,13 @@ def key_prefix(info: KindInfo, namespace: str = "") -> str:
     return f"/registry/{info.plural}/"
 
 
+def _event_cache(event: StoreEvent) -> dict:
+    """The event's cache of derived forms, made by the first watcher that needs one."""
+    if event.cache is None:
+        event.cache = {}
+    return event.cache
+
+
 def describe(info: KindInfo, namespace: str, name: str) -> str:
     """How messages name an object: 'pods "web"' as kubectl prints it."""
     return f'{info.plural} "{name}"'
@@ -140,12 +147,20 @@ class ObjectAPI:
         msg.metadata.resource_version = ""
         data = msg.SerializeToString(deterministic=True)
         msg.metadata.resource_version = rv
-        if len(data) > MAX_OBJECT_BYTES:
+        ObjectAPI._check_size(info, msg, len(data))
+        return data
+
+    @staticmethod
+    def _check_size(info: KindInfo, msg, size: int) -> None:
+        if size > MAX_OBJECT_BYTES:
             raise TooLarge(
                 f"{describe(info, msg.metadata.namespace, msg.metadata.name)} is too large: "
-                f"{len(data)} bytes, the limit is {MAX_OBJECT_BYTES}"
+                f"{size} bytes, the limit is {MAX_OBJECT_BYTES}"
             )
-        return data
+
+    @staticmethod
+    def _already_exists(info: KindInfo, msg) -> AlreadyExists:
+        return AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
 
     def _now(self) -> Timestamp:
         """Now, in whole seconds as Kubernetes' metadata timestamps are."""
@@ -198,11 +213,7 @@ class ObjectAPI:
         self.admission.admit_create(info, msg)  # may replace msg's contents: read them afresh
         # Serialized for storage as _encode does; resourceVersion was cleared above.
         data = msg.SerializeToString(deterministic=True)
-        if len(data) > MAX_OBJECT_BYTES:
-            raise TooLarge(
-                f"{describe(info, namespace, msg.metadata.name)} is too large: "
-                f"{len(data)} bytes, the limit is {MAX_OBJECT_BYTES}"
-            )
+        self._check_size(info, msg, len(data))
         return object_key(info, namespace, msg.metadata.name), data
 
     async def create(self, obj: Object) -> pb_message.Message:
@@ -220,7 +231,7 @@ class ObjectAPI:
         try:
             kv = await self.store.create(key, data)
         except KeyExistsError:
-            raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
+            raise self._already_exists(info, msg)
         return wire.object_at_revision(info.message.DESCRIPTOR.full_name, kv.value, kv.mod_revision)
 
     async def _create(self, info: KindInfo, msg) -> KeyValue:
@@ -228,7 +239,7 @@ class ObjectAPI:
         try:
             return await self.store.create(key, data)
         except KeyExistsError:
-            raise AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists")
+            raise self._already_exists(info, msg)
 
     def _unwrap(self, obj: Object):
         if not isinstance(obj, Object):
@@ -237,12 +248,7 @@ class ObjectAPI:
             info, msg = kinds.unwrap(obj)
         except kinds.UnknownKindError:
             raise Invalid("object: required (an Object with one kind set)") from None
-        size = msg.ByteSize()
-        if size > MAX_OBJECT_BYTES:
-            raise TooLarge(
-                f"{describe(info, msg.metadata.namespace, msg.metadata.name)} is too large: "
-                f"{size} bytes, the limit is {MAX_OBJECT_BYTES}"
-            )
+        self._check_size(info, msg, msg.ByteSize())
         return info, msg
 
     # -- reads -------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ class ObjectAPI:
                         raise
                     continue
             if create_only:
-                raise AlreadyExists(f"{describe(info, namespace, msg.metadata.name)} already exists")
+                raise self._already_exists(info, msg)
             current = self._decode(info, kv)
             new = self._merge_for_apply(info, current, msg)
             try:
@@ -531,7 +537,7 @@ class ObjectAPI:
             for (index, info, msg, _key, _data), outcome in zip(pending_creates, outcomes):
                 result = results[index]
                 if isinstance(outcome, StoreError):
-                    err = AlreadyExists(f"{describe(info, msg.metadata.namespace, msg.metadata.name)} already exists") if isinstance(outcome, KeyExistsError) else APIError(str(outcome))
+                    err = self._already_exists(info, msg) if isinstance(outcome, KeyExistsError) else APIError(str(outcome))
                     result.code = err.code.value[0]
                     result.message = err.message
                     continue
@@ -762,9 +768,7 @@ class ObjectAPI:
         return svc.EVENT_TYPE_DELETED if before else None
 
     def _parsed_matches(self, info: KindInfo, event: StoreEvent, slot: str, value: bytes, labels, fields) -> bool:
-        cache = event.cache
-        if cache is None:
-            cache = event.cache = {}
+        cache = _event_cache(event)
         msg = cache.get(slot)
         if msg is None:
             msg = info.message()
@@ -788,9 +792,7 @@ class ObjectAPI:
                 event.wire = cls._entry(message_full_name, event, natural)
             return event.wire
         slot = ("wire", event_type)
-        cache = event.cache
-        if cache is None:
-            cache = event.cache = {}
+        cache = _event_cache(event)
         data = cache.get(slot)
         if data is None:
             data = cache[slot] = cls._entry(message_full_name, event, event_type)
