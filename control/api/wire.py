@@ -63,26 +63,14 @@ def _object_field_number(message_full_name: str) -> int:
     raise KeyError(message_full_name)
 
 
-def with_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
-    """The kind's message bytes with metadata.resourceVersion set to ``revision``."""
+def object_at_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
+    """An ``Object`` envelope around the kind's stored bytes at ``revision``: the bytes, then
+    ``metadata { resource_version: "N" }`` (merged into the metadata by any parser), in one join."""
     rv = str(revision).encode()
     # metadata { resource_version: rv }: both lengths are under 128, so one byte each.
     meta = b"".join((_RV_TAG, _SMALL[len(rv)], rv))
-    return b"".join((stored, tag(_metadata_field_number(message_full_name)), _SMALL[len(meta)], meta))
-
-
-def object_at_revision(message_full_name: str, stored: bytes, revision: int) -> bytes:
-    """object_bytes(with_revision(...)) in one join: an ``Object`` envelope around the kind's
-    stored bytes at ``revision``."""
-    rv = str(revision).encode()
-    meta = b"".join((_RV_TAG, _SMALL[len(rv)], rv))
     tail = b"".join((tag(_metadata_field_number(message_full_name)), _SMALL[len(meta)], meta))
     return b"".join((tag(_object_field_number(message_full_name)), varint(len(stored) + len(tail)), stored, tail))
-
-
-def object_bytes(message_full_name: str, kind_bytes: bytes) -> bytes:
-    """An ``Object`` envelope around a kind's serialized message."""
-    return length_delimited(_object_field_number(message_full_name), kind_bytes)
 
 
 _EV_TYPE = svc.WatchEvent.DESCRIPTOR.fields_by_name["type"].number
